@@ -1,0 +1,255 @@
+// Scaled dot-product attention for one (batch, head) slice, f32:
+//   O[L×Ev] = softmax(Q[L×E] · K[S×E]ᵀ · scale + masks) · V[S×Ev];  W = the softmax (optional).
+//
+//   Q, K, V, O, W are read/written through row strides (ldq, ldk, ldv, ldo, ldw; unit column
+//   stride), so heads are addressed in place inside [B, L, H·E] tensors: no split/merge copies.
+//   Masks come as `nmasks` descriptors at `masks` (4 × i32 each: kind, address, row stride,
+//   column stride; strides in elements, column stride 0 or 1 for broadcasting):
+//     kind 1: u8, keep where ≠ 0 (boolean attention mask: 1 = may attend)
+//     kind 2: u8, drop where ≠ 0 (key padding mask: 1 = padding)
+//     kind 3: f32, added to the scaled score (additive mask, −Infinity drops)
+//   causal ≠ 0: query i sees key j only if j ≤ i + (S − L) (bottom-right aligned).
+//   A row with nothing to attend to gives zeros in O and W.
+//
+// Algorithm (exact two-pass softmax per row block; never materialises L×S):
+//   1. pack Kᵀ into NR-column panels over S (depth E), and V into NR-column panels over Ev
+//      (depth S), once per call;
+//   2. for each block of BM query rows: scores[BM × S'] = Q_blk · Kᵀ (GEMM on the packed panels),
+//      where S' stops at the last key any row of the block may see (causal blocks skip the rest);
+//   3. per row: scale, masks, max, e = exp(s − max), Σe (softmax.ts);
+//   4. O_blk = E_blk · V (GEMM, depth S'), then each row × 1/Σe; W rows = e/Σe.
+//   Rows of very short queries (L ≤ DIRECT_L, the decode case) skip packing: dot products
+//   against K's rows, then an accumulation over V's rows.
+//   Scratch: attention_scratch_bytes(L, S, E, Ev) bytes, 16-aligned.
+// src/ guarantees L, S, E, Ev ≥ 1, every range inside memory, outputs not overlapping inputs.
+import { MR, NR, KC, pack_a, pack_b, tile_5x8, vmadd } from "./gemm";
+import { row_max, exp_sub_sum, scale_row, all_neg_inf } from "./softmax";
+import { hsum } from "./simd/reduce";
+
+// @ts-ignore: decorator
+@inline const BM: i32 = 40;        // query rows per block (8 micro-tile rows)
+// @ts-ignore: decorator
+@inline const DIRECT_L: i32 = 2;   // L up to this takes the unpacked path
+
+// @ts-ignore: decorator
+@inline function round_up(n: i32, m: i32): i32 { return (n + m - 1) / m * m; }
+
+export function attention_scratch_bytes(L: i32, S: i32, E: i32, Ev: i32): f64 {
+  if (L <= DIRECT_L) return <f64>S * 4 + 64;
+  const sp = <f64>round_up(S, NR);
+  const floats = sp * <f64>E + <f64>round_up(Ev, NR) * <f64>S + <f64>BM * sp
+    + <f64>(MR * max<i32>(E, KC)) + <f64>BM + <f64>(MR * NR);
+  return floats * 4 + 6 * 64;
+}
+
+// @ts-ignore: decorator
+@inline function align16(p: usize): usize { return (p + 15) & ~15; }
+
+export function attention_f32(
+  o: usize, ldo: i32, w: usize, ldw: i32,
+  q: usize, ldq: i32, k: usize, ldk: i32, v: usize, ldv: i32,
+  masks: usize, nmasks: i32, scratch: usize,
+  L: i32, S: i32, E: i32, Ev: i32, scale: f32, causal: i32,
+): void {
+  assert(L > 0 && S > 0 && E > 0 && Ev > 0);
+  assert((scratch & 15) == 0);
+  if (L <= DIRECT_L) {
+    attention_direct(o, ldo, w, ldw, q, ldq, k, ldk, v, ldv, masks, nmasks, scratch, L, S, E, Ev, scale, causal);
+    return;
+  }
+  const sp = round_up(S, NR);
+  const pk = scratch;                                                  // [S/NR][E][NR]
+  const pv = align16(pk + <usize>sp * <usize>E * 4);                   // [Ev/NR][S][NR]
+  const sc = align16(pv + <usize>round_up(Ev, NR) * <usize>S * 4);     // [BM][sp] scores
+  const pa = align16(sc + <usize>BM * <usize>sp * 4);                  // [MR·max(E, KC)]
+  const inv = align16(pa + <usize>(MR * max<i32>(E, KC)) * 4);         // [BM] 1/Σe per row
+  const tmp = align16(inv + <usize>BM * 4);                            // [MR·NR] edge tile
+
+  // 1. Pack Kᵀ (B = Kᵀ: element (e, j) at k + j·ldk + e) and V.
+  const shift = causal != 0 ? S - L : S;   // row i sees keys j < i + shift + 1 (all when not causal)
+  pack_b(pk, k, 1, ldk, E, S);
+  pack_b(pv, v, ldv, 1, S, Ev);
+
+  for (let i0 = 0; i0 < L; i0 += BM) {
+    const bm = min<i32>(BM, L - i0);
+    // Keys the block can see: j < i0 + bm + shift (causal), else all S.
+    const jend = causal != 0 ? min<i32>(S, max<i32>(0, i0 + bm + shift)) : S;
+    if (jend == 0) {
+      zero_rows(o, ldo, i0, bm, Ev);
+      if (w != 0) zero_rows(w, ldw, i0, bm, S);
+      continue;
+    }
+    // 2. scores = Q_blk · Kᵀ[:, 0:jend]
+    for (let m0 = 0; m0 < bm; m0 += MR) {
+      const mr = min<i32>(MR, bm - m0);
+      pack_a(pa, q + <usize>((i0 + m0) * ldq) * 4, ldq, 1, mr, E);
+      const crow = sc + <usize>(m0 * sp) * 4;
+      for (let j = 0; j < jend; j += NR) {
+        tile_5x8(crow + <usize>j * 4, sp, pa, pk + <usize>(j * E) * 4, E, mr, min<i32>(NR, jend - j), false, tmp);
+      }
+    }
+    // 3. softmax numerators per row, in place
+    for (let r = 0; r < bm; r++) {
+      const i = i0 + r;
+      const row = sc + <usize>(r * sp) * 4;
+      const jrow = causal != 0 ? min<i32>(jend, max<i32>(0, i + shift + 1)) : S;
+      const sum = row_numerators(row, i, jrow, jend, masks, nmasks, scale);
+      const rinv: f32 = sum == 0 ? 0 : 1 / sum;
+      store<f32>(inv + (<usize>r << 2), rinv);
+      if (w != 0) {
+        const wrow = w + <usize>(i * ldw) * 4;
+        memory.copy(wrow, row, <usize>jend << 2);
+        scale_row(wrow, jend, rinv);
+        if (jend < S) memory.fill(wrow + (<usize>jend << 2), 0, <usize>(S - jend) << 2);
+      }
+    }
+    // 4. O_blk = E_blk · V[0:jend, :], k-blocked by KC, then rows × 1/Σe
+    const orow0 = o + <usize>(i0 * ldo) * 4;
+    for (let k0 = 0; k0 < jend; k0 += KC) {
+      const kc = min<i32>(KC, jend - k0);
+      for (let m0 = 0; m0 < bm; m0 += MR) {
+        const mr = min<i32>(MR, bm - m0);
+        pack_a(pa, sc + <usize>(m0 * sp + k0) * 4, sp, 1, mr, kc);
+        const crow = orow0 + <usize>(m0 * ldo) * 4;
+        for (let j = 0; j < Ev; j += NR) {
+          tile_5x8(crow + <usize>j * 4, ldo, pa, pv + <usize>(j * S + k0 * NR) * 4, kc, mr, min<i32>(NR, Ev - j), k0 > 0, tmp);
+        }
+      }
+    }
+    for (let r = 0; r < bm; r++) {
+      scale_row(orow0 + <usize>(r * ldo) * 4, Ev, load<f32>(inv + (<usize>r << 2)));
+    }
+  }
+}
+
+/**
+ * Row i of the scores at `row` (raw Q·Kᵀ over columns [0, jend)): scale, apply masks, and replace
+ * columns [0, jrow) by exp(s − max), columns [jrow, jend) by 0. Returns Σ exp (0: nothing to attend).
+ * A row whose every kept score is −Infinity is all zeros; a NaN anywhere makes the row NaN.
+ */
+function row_numerators(row: usize, i: i32, jrow: i32, jend: i32, masks: usize, nmasks: i32, scale: f32): f32 {
+  if (jrow < jend) memory.fill(row + (<usize>jrow << 2), 0, <usize>(jend - jrow) << 2);
+  if (jrow == 0) return 0;
+  scale_row(row, jrow, scale);
+  for (let m = 0; m < nmasks; m++) {
+    const d = masks + <usize>(m << 4);
+    apply_mask(row, jrow, load<i32>(d), load<u32>(d, 4), load<i32>(d, 8), load<i32>(d, 12), i);
+  }
+  const max = row_max(row, jrow);
+  if (max == -Infinity) {
+    // Everything masked out (zeros), unless a NaN hid from the max (then NaN, as IEEE would give).
+    const fill: f32 = all_neg_inf(row, jrow) ? 0 : NaN;
+    for (let j = 0; j < jrow; j++) store<f32>(row + (<usize>j << 2), fill);
+    return fill;
+  }
+  return exp_sub_sum(row, row, jrow, max);
+}
+
+/** Apply one mask descriptor to row i, columns [0, n). */
+function apply_mask(row: usize, n: i32, kind: i32, base: usize, rs: i32, cs: i32, i: i32): void {
+  if (kind == 3) {
+    const src = base + <usize>(i * rs) * 4;
+    if (cs == 0) {
+      const vadd = f32x4.splat(load<f32>(src));
+      const n4 = n & ~3;
+      let j = 0;
+      for (; j < n4; j += 4) {
+        const p = row + (<usize>j << 2);
+        v128.store(p, f32x4.add(v128.load(p), vadd));
+      }
+      const a = load<f32>(src);
+      for (; j < n; j++) store<f32>(row + (<usize>j << 2), load<f32>(row + (<usize>j << 2)) + a);
+    } else {
+      const n4 = n & ~3;
+      let j = 0;
+      for (; j < n4; j += 4) {
+        const p = row + (<usize>j << 2);
+        v128.store(p, f32x4.add(v128.load(p), v128.load(src + (<usize>j << 2))));
+      }
+      for (; j < n; j++) {
+        const p = row + (<usize>j << 2);
+        store<f32>(p, load<f32>(p) + load<f32>(src + (<usize>j << 2)));
+      }
+    }
+    return;
+  }
+  // Boolean masks: kind 1 drops where the byte is 0, kind 2 drops where it is not 0.
+  const src = base + <usize>(i * rs);
+  const dropNonzero = kind == 2;
+  for (let j = 0; j < n; j++) {
+    const b = load<u8>(src + <usize>(j * cs)) != 0;
+    if (b == dropNonzero) store<f32>(row + (<usize>j << 2), -Infinity);
+  }
+}
+
+function zero_rows(p: usize, ld: i32, i0: i32, n: i32, cols: i32): void {
+  for (let r = 0; r < n; r++) memory.fill(p + <usize>((i0 + r) * ld) * 4, 0, <usize>cols << 2);
+}
+
+/** dot(x[0:n], y[0:n]) with two f32x4 accumulators, folded (acc0 + acc1) then lanes, then a scalar tail. */
+// @ts-ignore: decorator
+@inline function dot(x: usize, y: usize, n: i32): f32 {
+  let vacc0 = f32x4.splat(0), vacc1 = vacc0;
+  const n8 = n & ~7;
+  let e = 0;
+  for (; e < n8; e += 8) {
+    const px = x + (<usize>e << 2), py = y + (<usize>e << 2);
+    vacc0 = vmadd(v128.load(px), v128.load(py), vacc0);
+    vacc1 = vmadd(v128.load(px, 16), v128.load(py, 16), vacc1);
+  }
+  if (e + 4 <= n) {
+    vacc0 = vmadd(v128.load(x + (<usize>e << 2)), v128.load(y + (<usize>e << 2)), vacc0);
+    e += 4;
+  }
+  let s = hsum(f32x4.add(vacc0, vacc1));
+  for (; e < n; e++) s += load<f32>(x + (<usize>e << 2)) * load<f32>(y + (<usize>e << 2));
+  return s;
+}
+
+/** The L ≤ DIRECT_L path: no packing (one query row costs about as much as packing K and V). */
+function attention_direct(
+  o: usize, ldo: i32, w: usize, ldw: i32,
+  q: usize, ldq: i32, k: usize, ldk: i32, v: usize, ldv: i32,
+  masks: usize, nmasks: i32, scratch: usize,
+  L: i32, S: i32, E: i32, Ev: i32, scale: f32, causal: i32,
+): void {
+  const row = scratch;
+  const shift = causal != 0 ? S - L : S;
+  for (let i = 0; i < L; i++) {
+    const jrow = causal != 0 ? min<i32>(S, max<i32>(0, i + shift + 1)) : S;
+    const qi = q + <usize>(i * ldq) * 4;
+    for (let j = 0; j < jrow; j++) {
+      store<f32>(row + (<usize>j << 2), dot(qi, k + <usize>(j * ldk) * 4, E));
+    }
+    const sum = row_numerators(row, i, jrow, jrow, masks, nmasks, scale);
+    const rinv: f32 = sum == 0 ? 0 : 1 / sum;
+    const oi = o + <usize>(i * ldo) * 4;
+    memory.fill(oi, 0, <usize>Ev << 2);
+    for (let j = 0; j < jrow; j++) axpy(oi, v + <usize>(j * ldv) * 4, load<f32>(row + (<usize>j << 2)), Ev);
+    scale_row(oi, Ev, rinv);
+    if (w != 0) {
+      const wi = w + <usize>(i * ldw) * 4;
+      if (jrow > 0) {
+        memory.copy(wi, row, <usize>jrow << 2);
+        scale_row(wi, jrow, rinv);
+      }
+      if (jrow < S) memory.fill(wi + (<usize>jrow << 2), 0, <usize>(S - jrow) << 2);
+    }
+  }
+}
+
+/** y[0:n] += a · x[0:n] */
+// @ts-ignore: decorator
+@inline function axpy(y: usize, x: usize, a: f32, n: i32): void {
+  const va = f32x4.splat(a);
+  const n4 = n & ~3;
+  let e = 0;
+  for (; e < n4; e += 4) {
+    const p = y + (<usize>e << 2);
+    v128.store(p, vmadd(va, v128.load(x + (<usize>e << 2)), v128.load(p)));
+  }
+  for (; e < n; e++) {
+    const p = y + (<usize>e << 2);
+    store<f32>(p, load<f32>(p) + a * load<f32>(x + (<usize>e << 2)));
+  }
+}

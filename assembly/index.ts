@@ -1,0 +1,10 @@
+// The kernels' ABI: every export of the module, and nothing else. src/abi.ts mirrors this list.
+// All addresses are byte offsets into the imported memory; all sizes are element counts.
+export { matmul_f32, matmul_scratch_bytes, add_bias_rows, packed_b_bytes, pack_b_f32, gemm_packed_f32 } from "./matmul";
+export { softmax_rows_f32, exp_f32 } from "./softmax";
+export { attention_f32, attention_scratch_bytes } from "./attention";
+
+/** First byte past the module's static data: where src/ may start its heap. */
+export function heap_base(): usize {
+  return __heap_base;
+}

@@ -1,0 +1,67 @@
+// matmul_f32: C[M×N] = A[M×K] · B[K×N] (+ bias[N] per row), f32.
+//   A through element strides (a_rs, a_cs), B through (b_rs, b_cs): transposes are strides.
+//   C row stride ldc. bias = 0 means none; otherwise C[i, j] = (A·B)[i, j] + bias[j].
+// src/ guarantees M, K, N ≥ 1, every range inside memory, C not overlapping A, B or scratch.
+// scratch: matmul_scratch_bytes(M, K, N) bytes, 16-aligned.
+import { gemm, gemm_packed, gemm_scratch_bytes, pack_b, NR } from "./gemm";
+
+export function matmul_scratch_bytes(M: i32, K: i32, N: i32): f64 {
+  return gemm_scratch_bytes(K, N);
+}
+
+export function matmul_f32(
+  c: usize, ldc: i32,
+  a: usize, a_rs: i32, a_cs: i32,
+  b: usize, b_rs: i32, b_cs: i32,
+  bias: usize, scratch: usize,
+  M: i32, K: i32, N: i32,
+): void {
+  assert(M > 0 && K > 0 && N > 0 && ldc >= N);
+  assert((scratch & 15) == 0);
+  gemm(c, ldc, a, a_rs, a_cs, b, b_rs, b_cs, scratch, M, K, N, false);
+  if (bias != 0) add_bias_rows(c, ldc, bias, M, N);
+}
+
+/** C[i, j] += bias[j] for i < M, j < N; row stride ldc. */
+export function add_bias_rows(c: usize, ldc: i32, bias: usize, M: i32, N: i32): void {
+  const n4 = N & ~3;
+  for (let i = 0; i < M; i++) {
+    const row = c + <usize>(i * ldc) * 4;
+    let j = 0;
+    for (; j < n4; j += 4) {
+      const p = row + (<usize>j << 2);
+      v128.store(p, f32x4.add(v128.load(p), v128.load(bias + (<usize>j << 2))));
+    }
+    for (; j < N; j++) {
+      const p = row + (<usize>j << 2);
+      store<f32>(p, load<f32>(p) + load<f32>(bias + (<usize>j << 2)));
+    }
+  }
+}
+
+/** Bytes of a B[K×N] packed by pack_b_f32: ⌈N/NR⌉ panels of K×NR floats. */
+export function packed_b_bytes(K: i32, N: i32): f64 {
+  return <f64>K * <f64>((N + NR - 1) / NR * NR) * 4;
+}
+
+/**
+ * Packs B[K×N] (element strides b_rs, b_cs) into the panel layout gemm_packed_f32 reads; for
+ * weights kept resident (e.g. a Linear weight W[out, in] as B = Wᵀ: b_rs = 1, b_cs = in).
+ */
+export function pack_b_f32(pb: usize, b: usize, b_rs: i32, b_cs: i32, K: i32, N: i32): void {
+  assert(K > 0 && N > 0);
+  pack_b(pb, b, b_rs, b_cs, K, N);
+}
+
+/** C[M×N] = A[M×K] · B (+ bias[N] per row; bias = 0: none), B packed by pack_b_f32. scratch: matmul_scratch_bytes(M, K, N). */
+export function gemm_packed_f32(
+  c: usize, ldc: i32,
+  a: usize, a_rs: i32, a_cs: i32,
+  pb: usize, bias: usize, scratch: usize,
+  M: i32, K: i32, N: i32,
+): void {
+  assert(M > 0 && K > 0 && N > 0 && ldc >= N);
+  assert((scratch & 15) == 0);
+  gemm_packed(c, ldc, a, a_rs, a_cs, pb, scratch, M, K, N);
+  if (bias != 0) add_bias_rows(c, ldc, bias, M, N);
+}

@@ -1,0 +1,106 @@
+// Row softmax: y[r, :] = exp(x[r, :] − max_r) / Σ exp(x[r, :] − max_r),  r < rows.
+//   x, y: (rows, cols) f32, row stride cols; y == x allowed.
+//   A row whose max is −Infinity (every entry −Infinity: fully masked) becomes zeros, not NaN.
+//   NaN in a row makes the row NaN; +Infinity gives NaN where x − max is NaN (IEEE arithmetic).
+// src/ guarantees rows ≥ 1, cols ≥ 1, both ranges inside memory.
+// Passes as in XNNPACK's softmax: 1. max  2. e = exp(x − max) into y, Σe  3. y *= 1/Σe.
+// Lane partials fold as (l0+l2)+(l1+l3); the f32x4 body is followed by a scalar tail, so nothing is
+// read or written past a row.
+import { vexp_p5, expf_p5 } from "./simd/exp";
+import { hsum, hmax } from "./simd/reduce";
+
+export function softmax_rows_f32(y: usize, x: usize, rows: i32, cols: i32): void {
+  assert(rows > 0 && cols > 0);
+  for (let r = 0; r < rows; r++) {
+    const off = <usize>r * <usize>cols * 4;
+    softmax_row(y + off, x + off, cols);
+  }
+}
+
+/** Softmax of one row of n floats; returns Σ exp (0 for a fully masked row). */
+export function softmax_row(y: usize, x: usize, n: i32): f32 {
+  const max = row_max(x, n);
+  if (max == -Infinity) {
+    // Every entry −Infinity: fully masked, zeros. Otherwise a NaN hid from the max: NaN.
+    const fill: f32 = all_neg_inf(x, n) ? 0 : NaN;
+    for (let j = 0; j < n; j++) store<f32>(y + (<usize>j << 2), fill);
+    return fill;
+  }
+  const sum = exp_sub_sum(y, x, n, max);
+  scale_row(y, n, 1 / sum);
+  return sum;
+}
+
+/** true when every x[0:n] is −Infinity */
+export function all_neg_inf(x: usize, n: i32): bool {
+  for (let j = 0; j < n; j++) if (load<f32>(x + (<usize>j << 2)) != -Infinity) return false;
+  return true;
+}
+
+/** max over x[0:n] (a NaN may be skipped; it still poisons the sum in exp_sub_sum). */
+export function row_max(x: usize, n: i32): f32 {
+  const n8 = n & ~7;
+  let vmax0 = f32x4.splat(-Infinity), vmax1 = vmax0;
+  let i = 0;
+  for (; i < n8; i += 8) {
+    const p = x + (<usize>i << 2);
+    vmax0 = f32x4.pmax(vmax0, v128.load(p));
+    vmax1 = f32x4.pmax(vmax1, v128.load(p, 16));
+  }
+  let m = hmax(f32x4.pmax(vmax0, vmax1));
+  for (; i < n; i++) {
+    const v = load<f32>(x + (<usize>i << 2));
+    m = m < v ? v : m;
+  }
+  return m;
+}
+
+/** y[i] = exp(x[i] − max); returns Σ y[i]. Two vectors per iteration (faster than one on V8, LIMITS.md). */
+export function exp_sub_sum(y: usize, x: usize, n: i32, max: f32): f32 {
+  const vmax = f32x4.splat(max);
+  const n8 = n & ~7;
+  let vsum0 = f32x4.splat(0), vsum1 = vsum0;
+  let i = 0;
+  for (; i < n8; i += 8) {
+    const p = x + (<usize>i << 2), q = y + (<usize>i << 2);
+    const ve0 = vexp_p5(f32x4.sub(v128.load(p), vmax));
+    const ve1 = vexp_p5(f32x4.sub(v128.load(p, 16), vmax));
+    v128.store(q, ve0);
+    v128.store(q, ve1, 16);
+    vsum0 = f32x4.add(vsum0, ve0);
+    vsum1 = f32x4.add(vsum1, ve1);
+  }
+  let sum = hsum(f32x4.add(vsum0, vsum1));
+  for (; i < n; i++) {
+    const e = expf_p5(load<f32>(x + (<usize>i << 2)) - max);
+    store<f32>(y + (<usize>i << 2), e);
+    sum += e;
+  }
+  return sum;
+}
+
+/** y[0:n] *= s */
+export function scale_row(y: usize, n: i32, s: f32): void {
+  const vs = f32x4.splat(s);
+  const n4 = n & ~3;
+  let i = 0;
+  for (; i < n4; i += 4) {
+    const p = y + (<usize>i << 2);
+    v128.store(p, f32x4.mul(v128.load(p), vs));
+  }
+  for (; i < n; i++) {
+    const p = y + (<usize>i << 2);
+    store<f32>(p, load<f32>(p) * s);
+  }
+}
+
+/** y[i] = exp(x[i]) for i < n: the vectorised exponential on its own (for tests and callers). */
+export function exp_f32(y: usize, x: usize, n: i32): void {
+  const n4 = n & ~3;
+  let i = 0;
+  for (; i < n4; i += 4) {
+    const p = x + (<usize>i << 2);
+    v128.store(y + (<usize>i << 2), vexp_p5(v128.load(p)));
+  }
+  for (; i < n; i++) store<f32>(y + (<usize>i << 2), expf_p5(load<f32>(x + (<usize>i << 2))));
+}
