@@ -1,0 +1,25 @@
+// The kernels' exports, as seen from TypeScript: mirrors assembly/index.ts (test/abi.test.ts checks it).
+// Addresses are byte offsets into the module's memory; sizes are element counts; strides in elements.
+export interface Kernels {
+  heap_base(): number;
+  matmul_scratch_bytes(M: number, K: number, N: number): number;
+  matmul_f32(c: number, ldc: number, a: number, aRs: number, aCs: number, b: number, bRs: number, bCs: number,
+    bias: number, scratch: number, M: number, K: number, N: number): void;
+  add_bias_rows(c: number, ldc: number, bias: number, M: number, N: number): void;
+  packed_b_bytes(K: number, N: number): number;
+  pack_b_f32(pb: number, b: number, bRs: number, bCs: number, K: number, N: number): void;
+  gemm_packed_f32(c: number, ldc: number, a: number, aRs: number, aCs: number, pb: number, bias: number, scratch: number,
+    M: number, K: number, N: number): void;
+  softmax_rows_f32(y: number, x: number, rows: number, cols: number): void;
+  exp_f32(y: number, x: number, n: number): void;
+  attention_scratch_bytes(L: number, S: number, E: number, Ev: number): number;
+  attention_f32(o: number, ldo: number, w: number, ldw: number, q: number, ldq: number, k: number, ldk: number,
+    v: number, ldv: number, masks: number, nmasks: number, scratch: number,
+    L: number, S: number, E: number, Ev: number, scale: number, causal: number): void;
+}
+
+/** The export names of Kernels, in one list (for the ABI test and for checking a loaded module). */
+export const KERNEL_NAMES: readonly (keyof Kernels)[] = [
+  "heap_base", "matmul_scratch_bytes", "matmul_f32", "add_bias_rows", "packed_b_bytes", "pack_b_f32", "gemm_packed_f32", "softmax_rows_f32", "exp_f32",
+  "attention_scratch_bytes", "attention_f32",
+];

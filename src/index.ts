@@ -1,0 +1,34 @@
+// wasm-attention: the default entry. The kernels' bytes are embedded (base64), so this entry works
+// under any bundler and in any runtime that may compile WebAssembly from bytes.
+import { simd, simdDebug } from "./generated/wasm.js";
+import { type BuildInfo, type BuildName, type InitOptions, type WasmSource, decodeBase64, initSyncWith, initWith } from "./wasm.js";
+
+const EMBEDDED: Record<BuildName, string> = { simd, debug: simdDebug };
+const embedded = (build: BuildName): WasmSource => decodeBase64(EMBEDDED[build]);
+
+/**
+ * Loads the kernels. Idempotent: later calls return the running build. With no source it compiles
+ * the bytes embedded in the package.
+ * @param options `{ build?, source? }`, or a source directly: a `WebAssembly.Module`, bytes, a `Response` or a URL.
+ */
+export function init(options?: InitOptions | WasmSource): Promise<BuildInfo> {
+  return initWith(embedded, options);
+}
+
+/** Synchronous init over the embedded bytes, given bytes, or a compiled `WebAssembly.Module`. */
+export function initSync(options?: InitOptions | WasmSource): BuildInfo {
+  return initSyncWith(embedded, options);
+}
+
+export { buildInfo, memoryStats } from "./wasm.js";
+export type { BuildInfo, BuildName, InitOptions, WasmSource } from "./wasm.js";
+export { matmul } from "./matmul.js";
+export type { MatmulOptions } from "./matmul.js";
+export { softmax } from "./softmax.js";
+export { scaledDotProductAttention } from "./sdpa.js";
+export type { SdpaOptions, SdpaResult } from "./sdpa.js";
+export type { Tensor, Mask } from "./validate.js";
+export { MultiHeadAttention, KVCache } from "./mha.js";
+export type { MultiHeadAttentionConfig, MultiHeadAttentionWeights, MultiHeadAttentionOptions, MultiHeadAttentionResult } from "./mha.js";
+export { readSafetensors, writeSafetensors } from "./safetensors.js";
+export type { NamedTensor, ReadSafetensorsOptions, SafetensorsContents } from "./safetensors.js";

@@ -1,0 +1,70 @@
+// matmul(a, b): [...batch, M, K] · [...batch, K, N] → [...batch, M, N], batch dims broadcast (numpy).
+import { checkFits, put, take, withFrame } from "./call.js";
+import {
+  type Tensor, batchOffset, broadcastShapes, broadcastStrides, checkBool, checkOptions, checkTensor, fmtShape, product, rangeError,
+} from "./validate.js";
+import { runtime } from "./wasm.js";
+
+export interface MatmulOptions {
+  /** Read a as [...batch, K, M] (its last two axes swapped). */
+  transposeA?: boolean;
+  /** Read b as [...batch, N, K] (its last two axes swapped), e.g. a PyTorch Linear weight [out, in]. */
+  transposeB?: boolean;
+}
+
+const KEYS = ["transposeA", "transposeB"] as const;
+
+/**
+ * Matrix product over the last two axes, f32: C = op(A)·op(B), op = identity or transpose.
+ * Leading (batch) axes broadcast as in numpy; both operands need rank ≥ 2.
+ * @throws {TypeError} a non-tensor, non-Float32Array data, a non-boolean flag, an unknown option
+ * @throws {RangeError} data length ≠ shape product, rank < 2, inner dims differ, batch dims don't broadcast, too large for WASM memory
+ */
+export function matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Tensor {
+  const fn = "matmul";
+  const o = checkOptions<MatmulOptions>(fn, options, KEYS);
+  const ta = checkBool(fn, "options.transposeA", o.transposeA, false);
+  const tb = checkBool(fn, "options.transposeB", o.transposeB, false);
+  const A = checkTensor(fn, "a", a, 2, ta ? "[...batch, K, M]" : "[...batch, M, K]");
+  const B = checkTensor(fn, "b", b, 2, tb ? "[...batch, N, K]" : "[...batch, K, N]");
+  const ra = A.shape.length, rb = B.shape.length;
+  const M = ta ? A.shape[ra - 1] : A.shape[ra - 2];
+  const K = ta ? A.shape[ra - 2] : A.shape[ra - 1];
+  const Kb = tb ? B.shape[rb - 1] : B.shape[rb - 2];
+  const N = tb ? B.shape[rb - 2] : B.shape[rb - 1];
+  if (K !== Kb) {
+    throw rangeError(fn, `b.shape[${tb ? rb - 1 : rb - 2}]`, `equal K = ${K} (from a.shape ${fmtShape(A.shape)}${ta ? ", transposed" : ""})`, `${Kb} (b.shape ${fmtShape(B.shape)}${tb ? ", transposed" : ""})`);
+  }
+  const ba = A.shape.slice(0, -2), bb = B.shape.slice(0, -2);
+  const batch = broadcastShapes(ba, bb);
+  if (batch === null) throw rangeError(fn, "batch dims of a and b", "broadcast", `${fmtShape(ba)} and ${fmtShape(bb)}`);
+  const nb = product(batch);
+  const shape = [...batch, M, N];
+  const out = new Float32Array(nb * M * N);
+  if (out.length === 0 || K === 0) return { data: out, shape };
+
+  const rt = runtime(fn);
+  const { kernels } = rt;
+  // b shared by every batch item and a plain row-major: one GEMM with M' = nb·M rows.
+  const fold = !ta && product(bb) === 1 && product(ba) === nb;
+  const Mk = fold ? nb * M : M;
+  const scratchBytes = kernels.matmul_scratch_bytes(Mk, K, N);
+  checkFits(fn, (A.data.length + B.data.length + out.length) * 4 + scratchBytes, `a, b and the result`);
+  return withFrame(rt, fn, (f) => {
+    const pa = put(rt, f, A.data), pb = put(rt, f, B.data);
+    const pc = f.alloc(out.length * 4), ps = f.alloc(scratchBytes);
+    const [aRs, aCs] = ta ? [1, M] : [K, 1];
+    const [bRs, bCs] = tb ? [1, K] : [N, 1];
+    if (fold) {
+      kernels.matmul_f32(pc, N, pa, aRs, aCs, pb, bRs, bCs, 0, ps, Mk, K, N);
+    } else {
+      const sa = broadcastStrides(ba, batch), sb = broadcastStrides(bb, batch);
+      for (let i = 0; i < nb; i++) {
+        const offA = batchOffset(i, batch, sa) * M * K, offB = batchOffset(i, batch, sb) * K * N;
+        kernels.matmul_f32(pc + i * M * N * 4, N, pa + offA * 4, aRs, aCs, pb + offB * 4, bRs, bCs, 0, ps, M, K, N);
+      }
+    }
+    out.set(rt.heap.f32(pc, out.length));
+    return { data: out, shape };
+  });
+}

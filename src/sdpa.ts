@@ -1,0 +1,106 @@
+// scaledDotProductAttention: softmax(Q·Kᵀ·scale + mask)·V over any leading (batch) axes.
+//   query [...batch, L, E], key [...batch, S, E], value [...batch, S, Ev] → output [...batch, L, Ev],
+//   weights [...batch, L, S] when returnWeights.
+import { checkFits, put, take, withFrame } from "./call.js";
+import { type MaskPlan, masksBytes, planMask, writeMasks } from "./masks.js";
+import {
+  type Mask, type Tensor, checkBool, checkFinite, checkMask, checkOptions, checkTensor, fmtShape, product, rangeError, typeError,
+} from "./validate.js";
+import { runtime } from "./wasm.js";
+
+export interface SdpaOptions {
+  /**
+   * Broadcastable (numpy rules) to [...batch, L, S]. Uint8Array data is boolean: 1 = may attend,
+   * 0 = masked out. Float32Array data is added to the scaled scores (−Infinity masks out).
+   */
+  mask?: Mask;
+  /** Mask the future, aligned bottom-right: query i sees key j iff j ≤ i + (S − L). */
+  causal?: boolean;
+  /** Multiplies Q·Kᵀ; default 1/√E. */
+  scale?: number;
+  /** Also return the attention weights [...batch, L, S]. */
+  returnWeights?: boolean;
+}
+
+export interface SdpaResult {
+  output: Tensor;
+  weights?: Tensor;
+}
+
+const KEYS = ["mask", "causal", "scale", "returnWeights"] as const;
+
+/**
+ * Scaled dot-product attention, f32: softmax(Q·Kᵀ·scale + mask)·V.
+ * Masks combine (a score is kept only if every mask keeps it); a query row with nothing to attend to
+ * gives zeros in output and weights.
+ * @throws {TypeError} a non-tensor or non-Float32Array data, a mask of other data types, a non-boolean flag, a non-number scale, an unknown option
+ * @throws {RangeError} data length ≠ shape product, rank < 2, E/S/batch mismatch between query, key and value, a mask that does not broadcast, a non-finite scale, too large for WASM memory
+ */
+export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, options?: SdpaOptions): SdpaResult {
+  const fn = "scaledDotProductAttention";
+  const o = checkOptions<SdpaOptions>(fn, options, KEYS);
+  const Q = checkTensor(fn, "query", query, 2, "[...batch, L, E]");
+  const K = checkTensor(fn, "key", key, 2, "[...batch, S, E]");
+  const V = checkTensor(fn, "value", value, 2, "[...batch, S, Ev]");
+  const r = Q.shape.length;
+  const batch = Q.shape.slice(0, -2);
+  const L = Q.shape[r - 2], E = Q.shape[r - 1];
+  for (const [name, t] of [["key", K], ["value", V]] as const) {
+    if (t.shape.length !== r || t.shape.slice(0, -2).some((d, i) => d !== batch[i])) {
+      throw rangeError(fn, `${name}.shape`, `have the same leading (batch) dims as query ${fmtShape(batch)}`, fmtShape(t.shape));
+    }
+  }
+  const S = K.shape[r - 2];
+  if (K.shape[r - 1] !== E) throw rangeError(fn, `key.shape[${r - 1}]`, `equal E = ${E} (query.shape ${fmtShape(Q.shape)})`, K.shape[r - 1]);
+  if (V.shape[r - 2] !== S) throw rangeError(fn, `value.shape[${r - 2}]`, `equal S = ${S} (key.shape ${fmtShape(K.shape)})`, V.shape[r - 2]);
+  const Ev = V.shape[r - 1];
+  const target = [...batch, L, S];
+  const mask = o.mask === undefined ? undefined : checkMask(fn, "options.mask", o.mask, target, "[...batch, L, S]");
+  const causal = checkBool(fn, "options.causal", o.causal, false);
+  const returnWeights = checkBool(fn, "options.returnWeights", o.returnWeights, false);
+  if (o.scale !== undefined && typeof o.scale !== "number") throw typeError(fn, "options.scale", "a number", o.scale);
+  const scale = checkFinite(fn, "options.scale", o.scale, E > 0 ? 1 / Math.sqrt(E) : 1);
+
+  const nb = product(batch);
+  const output = new Float32Array(nb * L * Ev);
+  const weights = returnWeights ? new Float32Array(nb * L * S) : null;
+  const result = (): SdpaResult => ({
+    output: { data: output, shape: [...batch, L, Ev] },
+    ...(weights ? { weights: { data: weights, shape: target } } : {}),
+  });
+  // Nothing to compute: empty output, or no keys (every row fully masked: zeros).
+  if (nb * L === 0 || S === 0 || (output.length === 0 && !weights)) return result();
+
+  const rt = runtime(fn);
+  const { kernels } = rt;
+  const plans: MaskPlan[] = mask ? [planMask(mask, target)] : [];
+  const Eq = Math.max(E, 1);   // E = 0: scores are all 0; run with E = 1 over zeros
+  const scratch = kernels.attention_scratch_bytes(L, S, Eq, Ev);
+  const bytes = (Q.data.length + K.data.length + V.data.length + output.length + (weights?.length ?? 0) + (E === 0 ? L + S : 0)) * 4
+    + scratch + masksBytes(plans, nb) + 1024;
+  checkFits(fn, bytes, "query, key, value, the result and scratch");
+  return withFrame(rt, fn, (f) => {
+    const pq = E > 0 ? put(rt, f, Q.data) : f.alloc(L * 4);
+    const pk = E > 0 ? put(rt, f, K.data) : f.alloc(S * 4);
+    if (E === 0) { rt.heap.f32(pq, L).fill(0); rt.heap.f32(pk, S).fill(0); }
+    const pv = put(rt, f, V.data);
+    const po = f.alloc(Math.max(output.length, 1) * 4);
+    const pw = weights ? f.alloc(weights.length * 4) : 0;
+    const ps = f.alloc(scratch);
+    const pm = writeMasks(rt, f, plans, batch);
+    const nm = plans.length;
+    for (let i = 0; i < nb; i++) {
+      kernels.attention_f32(
+        po + i * L * Ev * 4, Ev, pw === 0 ? 0 : pw + i * L * S * 4, S,
+        E > 0 ? pq + i * L * E * 4 : pq, Eq === E ? E : 0,
+        E > 0 ? pk + i * S * E * 4 : pk, Eq === E ? E : 0,
+        pv + i * S * Ev * 4, Ev,
+        pm === 0 ? 0 : pm + i * nm * 16, nm, ps,
+        L, S, Eq, Ev, scale, causal ? 1 : 0,
+      );
+    }
+    if (output.length) output.set(rt.heap.f32(po, output.length));
+    if (weights) weights.set(rt.heap.f32(pw, weights.length));
+    return result();
+  });
+}

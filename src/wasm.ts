@@ -1,0 +1,148 @@
+// Loading the kernels in any runtime: init()/initSync() over bytes | URL | Response | Module.
+// The entry points (index.ts: embedded bytes; later a workerd entry with an imported Module) pass
+// their default source in; this file has no runtime-specific imports.
+import { instantiate, instantiateSync } from "@assemblyscript/loader";
+import { KERNEL_NAMES, type Kernels } from "./abi.js";
+import { Heap } from "./memory.js";
+import { describe } from "./validate.js";
+
+/** Which compiled kernels run. `simd`: plain SIMD, -O3 (default, bit-identical in every engine); `debug`: plain SIMD with assertions live (for tests and for finding misuse). */
+export type BuildName = "simd" | "debug";
+export const BUILDS: readonly BuildName[] = ["simd", "debug"];
+
+/** Where the kernels come from: a compiled Module (what Cloudflare Workers give for an imported .wasm), the bytes, a Response, or a URL to fetch. */
+export type WasmSource = WebAssembly.Module | ArrayBuffer | ArrayBufferView | Response | URL | string;
+
+export interface InitOptions {
+  /** The .wasm to use. Default: the bytes embedded in the package for `build`. */
+  source?: WasmSource | Promise<WasmSource>;
+  /** Which build; default "simd". With `source`, says which build the source is. */
+  build?: BuildName;
+}
+
+export interface BuildInfo {
+  build: BuildName;
+  simd: boolean;
+  relaxedSimd: boolean;
+  debug: boolean;
+}
+
+export interface Runtime {
+  readonly kernels: Kernels;
+  readonly heap: Heap;
+  readonly info: BuildInfo;
+}
+
+/** Supplies the embedded bytes of a build (from the entry point). */
+export type DefaultSource = (build: BuildName) => WasmSource;
+
+let current: Runtime | null = null;
+let pending: Promise<Runtime> | null = null;
+let pendingBuild: BuildName | null = null;
+
+const INIT_KEYS = ["source", "build"];
+
+function checkInitOptions(fn: string, opts: unknown): InitOptions {
+  if (opts === undefined) return {};
+  if (typeof opts !== "object" || opts === null || opts instanceof WebAssembly.Module || ArrayBuffer.isView(opts) ||
+      opts instanceof ArrayBuffer || (typeof Response !== "undefined" && opts instanceof Response) || opts instanceof URL) {
+    return { source: opts as WasmSource };   // init(source) shorthand
+  }
+  for (const k of Object.keys(opts)) {
+    if (!INIT_KEYS.includes(k)) throw new TypeError(`${fn}: unknown option ${JSON.stringify(k)}; known options are ${INIT_KEYS.join(", ")}`);
+  }
+  const o = opts as InitOptions;
+  if (o.build !== undefined && !BUILDS.includes(o.build)) {
+    throw new TypeError(`${fn}: options.build must be one of ${BUILDS.map((b) => JSON.stringify(b)).join(", ")}; got ${describe(o.build)}`);
+  }
+  return o;
+}
+
+function makeRuntime(exports: Record<string, unknown>, memory: WebAssembly.Memory, build: BuildName): Runtime {
+  for (const name of KERNEL_NAMES) {
+    if (typeof exports[name] !== "function") throw new TypeError(`wasm-attention: the loaded module lacks the export ${name}: it is not a wasm-attention kernels build`);
+  }
+  const kernels = exports as unknown as Kernels;
+  const heap = new Heap(memory, kernels.heap_base() >>> 0);
+  return { kernels, heap, info: { build, simd: true, relaxedSimd: false, debug: build === "debug" } };
+}
+
+function imports(memory: WebAssembly.Memory) {
+  return { env: { memory } };
+}
+
+function newMemory(): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: 16 });   // 1 MiB; grows as needed
+}
+
+async function resolveSource(src: WasmSource | Promise<WasmSource>): Promise<WebAssembly.Module | ArrayBuffer | ArrayBufferView | Response> {
+  const s = await src;
+  if (typeof s === "string" || s instanceof URL) return fetch(s);
+  return s;
+}
+
+/** Loads the kernels (once; later calls return the same promise). Resolves to the running build's info. */
+export function initWith(dflt: DefaultSource, opts?: InitOptions | WasmSource): Promise<BuildInfo> {
+  const o = checkInitOptions("init", opts);
+  const build = o.build ?? "simd";
+  if (o.source === undefined) {
+    if (current && current.info.build === build) return Promise.resolve(current.info);
+    if (pending && pendingBuild === build) return pending.then((r) => r.info);
+  }
+  pendingBuild = build;
+  const p = (async () => {
+    const memory = newMemory();
+    let src = await resolveSource(o.source ?? dflt(build));
+    if (typeof Response !== "undefined" && src instanceof Response) {
+      if (!src.ok) throw new Error(`init: fetching the kernels failed: HTTP ${src.status} ${src.statusText} for ${src.url}`);
+      src = await src.arrayBuffer();
+    }
+    const { exports } = await instantiate(src as WebAssembly.Module | BufferSource, imports(memory));
+    return makeRuntime(exports as Record<string, unknown>, memory, build);
+  })();
+  pending = p;
+  return p.then(
+    (r) => { if (pending === p) { current = r; pending = null; } return r.info; },
+    (e) => { if (pending === p) pending = null; throw e; },
+  );
+}
+
+/** Synchronous init over bytes or a compiled Module. */
+export function initSyncWith(dflt: DefaultSource, opts?: InitOptions | WasmSource): BuildInfo {
+  const o = checkInitOptions("initSync", opts);
+  const build = o.build ?? "simd";
+  if (o.source === undefined && current && current.info.build === build) return current.info;
+  const src = o.source ?? dflt(build);
+  if (!(src instanceof WebAssembly.Module || src instanceof ArrayBuffer || ArrayBuffer.isView(src))) {
+    throw new TypeError(`initSync: source must be a WebAssembly.Module, an ArrayBuffer or a typed array; got ${describe(src)} (use init() for URLs, Responses and promises)`);
+  }
+  const memory = newMemory();
+  const { exports } = instantiateSync(src as WebAssembly.Module | BufferSource, imports(memory));
+  current = makeRuntime(exports as Record<string, unknown>, memory, build);
+  pending = null;
+  return current.info;
+}
+
+/** The loaded runtime, or a clear error naming the caller. */
+export function runtime(fn: string): Runtime {
+  if (current === null) throw new Error(`${fn}: wasm-attention is not initialised; call \`await init()\` (or initSync()) first`);
+  return current;
+}
+
+/** The running build, or null before init(). */
+export function buildInfo(): BuildInfo | null {
+  return current ? { ...current.info } : null;
+}
+
+/** Memory statistics of the running module (bytes). */
+export function memoryStats(): { reserved: number; inUse: number } | null {
+  return current ? { reserved: current.heap.bytesReserved, inUse: current.heap.bytesInUse } : null;
+}
+
+/** Base64 → bytes with atob (present in browsers, Node ≥ 16, Deno, Bun, workerd). */
+export function decodeBase64(b64: string): Uint8Array {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
