@@ -21,7 +21,7 @@
 //   Rows of very short queries (L ≤ DIRECT_L, the decode case) skip packing: dot products
 //   against K's rows, then an accumulation over V's rows.
 //   Scratch: attention_scratch_bytes(L, S, E, Ev) bytes, 16-aligned.
-// src/ guarantees L, S, E, Ev ≥ 1, every range inside memory, outputs not overlapping inputs.
+// src/ guarantees L, S, E ≥ 1, Ev ≥ 0, every range inside memory, outputs not overlapping inputs.
 import { MR, NR, KC, pack_a, pack_b, tile_5x8, vmadd } from "./gemm";
 import { row_max, exp_sub_sum, scale_row, all_neg_inf } from "./softmax";
 import { hsum } from "./simd/reduce";
@@ -38,7 +38,7 @@ export function attention_scratch_bytes(L: i32, S: i32, E: i32, Ev: i32): f64 {
   if (L <= DIRECT_L) return <f64>S * 4 + 64;
   const sp = <f64>round_up(S, NR);
   const floats = sp * <f64>E + <f64>round_up(Ev, NR) * <f64>S + <f64>BM * sp
-    + <f64>(MR * max<i32>(E, KC)) + <f64>BM + <f64>(MR * NR);
+    + <f64>(BM * max<i32>(E, KC)) + <f64>BM + <f64>(MR * NR);
   return floats * 4 + 6 * 64;
 }
 
@@ -51,7 +51,7 @@ export function attention_f32(
   masks: usize, nmasks: i32, scratch: usize,
   L: i32, S: i32, E: i32, Ev: i32, scale: f32, causal: i32,
 ): void {
-  assert(L > 0 && S > 0 && E > 0 && Ev > 0);
+  assert(L > 0 && S > 0 && E > 0 && Ev >= 0);
   assert((scratch & 15) == 0);
   if (L <= DIRECT_L) {
     attention_direct(o, ldo, w, ldw, q, ldq, k, ldk, v, ldv, masks, nmasks, scratch, L, S, E, Ev, scale, causal);
@@ -61,8 +61,8 @@ export function attention_f32(
   const pk = scratch;                                                  // [S/NR][E][NR]
   const pv = align16(pk + <usize>sp * <usize>E * 4);                   // [Ev/NR][S][NR]
   const sc = align16(pv + <usize>round_up(Ev, NR) * <usize>S * 4);     // [BM][sp] scores
-  const pa = align16(sc + <usize>BM * <usize>sp * 4);                  // [MR·max(E, KC)]
-  const inv = align16(pa + <usize>(MR * max<i32>(E, KC)) * 4);         // [BM] 1/Σe per row
+  const pa = align16(sc + <usize>BM * <usize>sp * 4);                  // [BM·max(E, KC)] packed rows
+  const inv = align16(pa + <usize>(BM * max<i32>(E, KC)) * 4);         // [BM] 1/Σe per row
   const tmp = align16(inv + <usize>BM * 4);                            // [MR·NR] edge tile
 
   // 1. Pack Kᵀ (B = Kᵀ: element (e, j) at k + j·ldk + e) and V.
@@ -79,13 +79,15 @@ export function attention_f32(
       if (w != 0) zero_rows(w, ldw, i0, bm, S);
       continue;
     }
-    // 2. scores = Q_blk · Kᵀ[:, 0:jend]
+    // 2. scores = Q_blk · Kᵀ[:, 0:jend]. The block's Q rows are packed once (BM·E floats, L1);
+    //    each Kᵀ panel (E·NR floats) then stays in L1 while every row panel passes over it.
     for (let m0 = 0; m0 < bm; m0 += MR) {
-      const mr = min<i32>(MR, bm - m0);
-      pack_a(pa, q + <usize>((i0 + m0) * ldq) * 4, ldq, 1, mr, E);
-      const crow = sc + <usize>(m0 * sp) * 4;
-      for (let j = 0; j < jend; j += NR) {
-        tile_5x8(crow + <usize>j * 4, sp, pa, pk + <usize>(j * E) * 4, E, mr, min<i32>(NR, jend - j), false, tmp);
+      pack_a(pa + <usize>(m0 * E) * 4, q + <usize>((i0 + m0) * ldq) * 4, ldq, 1, min<i32>(MR, bm - m0), E);
+    }
+    for (let j = 0; j < jend; j += NR) {
+      const nr = min<i32>(NR, jend - j), panel = pk + <usize>(j * E) * 4;
+      for (let m0 = 0; m0 < bm; m0 += MR) {
+        tile_5x8(sc + <usize>(m0 * sp + j) * 4, sp, pa + <usize>(m0 * E) * 4, panel, E, min<i32>(MR, bm - m0), nr, false, tmp);
       }
     }
     // 3. softmax numerators per row, in place
@@ -108,11 +110,12 @@ export function attention_f32(
     for (let k0 = 0; k0 < jend; k0 += KC) {
       const kc = min<i32>(KC, jend - k0);
       for (let m0 = 0; m0 < bm; m0 += MR) {
-        const mr = min<i32>(MR, bm - m0);
-        pack_a(pa, sc + <usize>(m0 * sp + k0) * 4, sp, 1, mr, kc);
-        const crow = orow0 + <usize>(m0 * ldo) * 4;
-        for (let j = 0; j < Ev; j += NR) {
-          tile_5x8(crow + <usize>j * 4, ldo, pa, pv + <usize>(j * S + k0 * NR) * 4, kc, mr, min<i32>(NR, Ev - j), k0 > 0, tmp);
+        pack_a(pa + <usize>(m0 * kc) * 4, sc + <usize>(m0 * sp + k0) * 4, sp, 1, min<i32>(MR, bm - m0), kc);
+      }
+      for (let j = 0; j < Ev; j += NR) {
+        const nr = min<i32>(NR, Ev - j), panel = pv + <usize>(j * S + k0 * NR) * 4;
+        for (let m0 = 0; m0 < bm; m0 += MR) {
+          tile_5x8(orow0 + <usize>(m0 * ldo + j) * 4, ldo, pa + <usize>(m0 * kc) * 4, panel, kc, min<i32>(MR, bm - m0), nr, k0 > 0, tmp);
         }
       }
     }
@@ -130,10 +133,15 @@ export function attention_f32(
 function row_numerators(row: usize, i: i32, jrow: i32, jend: i32, masks: usize, nmasks: i32, scale: f32): f32 {
   if (jrow < jend) memory.fill(row + (<usize>jrow << 2), 0, <usize>(jend - jrow) << 2);
   if (jrow == 0) return 0;
-  scale_row(row, jrow, scale);
-  for (let m = 0; m < nmasks; m++) {
-    const d = masks + <usize>(m << 4);
-    apply_mask(row, jrow, load<i32>(d), load<u32>(d, 4), load<i32>(d, 8), load<i32>(d, 12), i);
+  // Without masks and with scale > 0, max(s·scale) = max(s)·scale: the scale folds into the exp pass.
+  let escale = scale;
+  if (nmasks != 0 || !(scale > 0)) {
+    scale_row(row, jrow, scale);
+    for (let m = 0; m < nmasks; m++) {
+      const d = masks + <usize>(m << 4);
+      apply_mask(row, jrow, load<i32>(d), load<u32>(d, 4), load<i32>(d, 8), load<i32>(d, 12), i);
+    }
+    escale = 1;
   }
   const max = row_max(row, jrow);
   if (max == -Infinity) {
@@ -142,7 +150,7 @@ function row_numerators(row: usize, i: i32, jrow: i32, jend: i32, masks: usize, 
     for (let j = 0; j < jrow; j++) store<f32>(row + (<usize>j << 2), fill);
     return fill;
   }
-  return exp_sub_sum(row, row, jrow, max);
+  return exp_sub_sum(row, row, jrow, max, escale);
 }
 
 /** Apply one mask descriptor to row i, columns [0, n). */

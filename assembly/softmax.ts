@@ -26,7 +26,7 @@ export function softmax_row(y: usize, x: usize, n: i32): f32 {
     for (let j = 0; j < n; j++) store<f32>(y + (<usize>j << 2), fill);
     return fill;
   }
-  const sum = exp_sub_sum(y, x, n, max);
+  const sum = exp_sub_sum(y, x, n, max, 1);
   scale_row(y, n, 1 / sum);
   return sum;
 }
@@ -55,16 +55,19 @@ export function row_max(x: usize, n: i32): f32 {
   return m;
 }
 
-/** y[i] = exp(x[i] − max); returns Σ y[i]. Two vectors per iteration (faster than one on V8, LIMITS.md). */
-export function exp_sub_sum(y: usize, x: usize, n: i32, max: f32): f32 {
-  const vmax = f32x4.splat(max);
+/**
+ * y[i] = exp((x[i] − max)·scale); returns Σ y[i]. (scale folds attention's 1/√E into this pass;
+ * softmax passes 1, an exact no-op.) Two vectors per iteration (faster than one on V8, LIMITS.md).
+ */
+export function exp_sub_sum(y: usize, x: usize, n: i32, max: f32, scale: f32): f32 {
+  const vmax = f32x4.splat(max), vscale = f32x4.splat(scale);
   const n8 = n & ~7;
   let vsum0 = f32x4.splat(0), vsum1 = vsum0;
   let i = 0;
   for (; i < n8; i += 8) {
     const p = x + (<usize>i << 2), q = y + (<usize>i << 2);
-    const ve0 = vexp_p5(f32x4.sub(v128.load(p), vmax));
-    const ve1 = vexp_p5(f32x4.sub(v128.load(p, 16), vmax));
+    const ve0 = vexp_p5(f32x4.mul(f32x4.sub(v128.load(p), vmax), vscale));
+    const ve1 = vexp_p5(f32x4.mul(f32x4.sub(v128.load(p, 16), vmax), vscale));
     v128.store(q, ve0);
     v128.store(q, ve1, 16);
     vsum0 = f32x4.add(vsum0, ve0);
@@ -72,7 +75,7 @@ export function exp_sub_sum(y: usize, x: usize, n: i32, max: f32): f32 {
   }
   let sum = hsum(f32x4.add(vsum0, vsum1));
   for (; i < n; i++) {
-    const e = expf_p5(load<f32>(x + (<usize>i << 2)) - max);
+    const e = expf_p5((load<f32>(x + (<usize>i << 2)) - max) * scale);
     store<f32>(y + (<usize>i << 2), e);
     sum += e;
   }

@@ -1,5 +1,5 @@
 // matmul(a, b): [...batch, M, K] · [...batch, K, N] → [...batch, M, N], batch dims broadcast (numpy).
-import { checkFits, put, take, withFrame } from "./call.js";
+import { checkFits, put, withFrame } from "./call.js";
 import {
   type Tensor, batchOffset, broadcastShapes, broadcastStrides, checkBool, checkOptions, checkTensor, fmtShape, product, rangeError,
 } from "./validate.js";
@@ -40,16 +40,17 @@ export function matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Tensor {
   if (batch === null) throw rangeError(fn, "batch dims of a and b", "broadcast", `${fmtShape(ba)} and ${fmtShape(bb)}`);
   const nb = product(batch);
   const shape = [...batch, M, N];
-  const out = new Float32Array(nb * M * N);
-  if (out.length === 0 || K === 0) return { data: out, shape };
-
-  const rt = runtime(fn);
-  const { kernels } = rt;
+  const outLen = nb * M * N;
+  const work = outLen > 0 && K > 0;
+  const rt = work ? runtime(fn) : null;
   // b shared by every batch item and a plain row-major: one GEMM with M' = nb·M rows.
   const fold = !ta && product(bb) === 1 && product(ba) === nb;
   const Mk = fold ? nb * M : M;
-  const scratchBytes = kernels.matmul_scratch_bytes(Mk, K, N);
-  checkFits(fn, (A.data.length + B.data.length + out.length) * 4 + scratchBytes, `a, b and the result`);
+  const scratchBytes = rt ? rt.kernels.matmul_scratch_bytes(Mk, K, N) : 0;
+  checkFits(fn, (A.data.length + B.data.length + outLen) * 4 + scratchBytes, "a, b and the result");
+  const out = new Float32Array(outLen);
+  if (!rt) return { data: out, shape };
+  const { kernels } = rt;
   return withFrame(rt, fn, (f) => {
     const pa = put(rt, f, A.data), pb = put(rt, f, B.data);
     const pc = f.alloc(out.length * 4), ps = f.alloc(scratchBytes);

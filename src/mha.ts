@@ -452,24 +452,24 @@ export class MultiHeadAttention {
     const needWeights = checkBool(fn, "options.needWeights", o.needWeights, false);
     const averageWeights = checkBool(fn, "options.averageWeights", o.averageWeights, true);
 
-    const out = new Float32Array(B * L * E);
     const outShape = unbatched ? [L, E] : [B, L, E];
     const wShape = averageWeights ? [B, L, S] : [B, H, L, S];
+    const rt = this.rt;
+    const k = rt.kernels;
+    const Sx = cache ? L : S;    // rows of K/V projected in this call
+    const gemmScratch = Math.max(k.matmul_scratch_bytes(0, E, Math.max(E, Ekv)), k.matmul_scratch_bytes(0, this.kdim, Ekv), k.matmul_scratch_bytes(0, this.vdim, Ekv));
+    const attnScratch = S > 0 && L > 0 ? k.attention_scratch_bytes(L, S, Dh, Dh) : 0;
+    // Refuse what cannot fit before allocating anything, here or in WASM memory.
+    checkFits(fn, (Q.data.length + (Kx ? Kx.data.length + Vx!.data.length : 0) + 2 * B * L * E + (cache ? 0 : 2 * B * Sx * Ekv)
+      + (needWeights ? B * H * L * S * (averageWeights ? 2 : 1) : 0) + B * L * E) * 4 + gemmScratch + attnScratch + masksBytes(plans, B * H) + 4096,
+    "the activations, scratch and weights output");
+    const out = new Float32Array(B * L * E);
     const weights = needWeights ? new Float32Array(product(wShape)) : null;
     const result = (): MultiHeadAttentionResult => ({
       output: { data: out, shape: outShape },
       ...(weights ? { weights: { data: weights, shape: unbatched ? wShape.slice(1) : wShape } } : {}),
     });
     if (B * L === 0) return result();
-    const rt = this.rt;
-    const k = rt.kernels;
-    const Sx = cache ? L : S;    // rows of K/V projected in this call
-    const gemmScratch = Math.max(k.matmul_scratch_bytes(0, E, Math.max(E, Ekv)), k.matmul_scratch_bytes(0, this.kdim, Ekv), k.matmul_scratch_bytes(0, this.vdim, Ekv));
-    const attnScratch = S > 0 ? k.attention_scratch_bytes(L, S, Dh, Dh) : 0;
-    const bytes = (Q.data.length + (Kx ? Kx.data.length + Vx!.data.length : 0) + 2 * B * L * E + (cache ? 0 : 2 * B * Sx * Ekv)
-      + (weights ? B * H * L * S : 0)) * 4 + gemmScratch + attnScratch + masksBytes(plans, B * H) + 4096;
-    checkFits(fn, bytes, "the activations, scratch and weights output");
-
     return withFrame(rt, fn, (f) => {
       const px = put(rt, f, Q.data);
       const pkx = Kx ? put(rt, f, Kx.data) : px, pvx = Vx ? put(rt, f, Vx.data) : px;

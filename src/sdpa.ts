@@ -1,7 +1,7 @@
 // scaledDotProductAttention: softmax(Q·Kᵀ·scale + mask)·V over any leading (batch) axes.
 //   query [...batch, L, E], key [...batch, S, E], value [...batch, S, Ev] → output [...batch, L, Ev],
 //   weights [...batch, L, S] when returnWeights.
-import { checkFits, put, take, withFrame } from "./call.js";
+import { checkFits, put, withFrame } from "./call.js";
 import { type MaskPlan, masksBytes, planMask, writeMasks } from "./masks.js";
 import {
   type Mask, type Tensor, checkBool, checkFinite, checkMask, checkOptions, checkTensor, fmtShape, product, rangeError, typeError,
@@ -62,23 +62,24 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
   const scale = checkFinite(fn, "options.scale", o.scale, E > 0 ? 1 / Math.sqrt(E) : 1);
 
   const nb = product(batch);
-  const output = new Float32Array(nb * L * Ev);
-  const weights = returnWeights ? new Float32Array(nb * L * S) : null;
+  const outLen = nb * L * Ev, wLen = returnWeights ? nb * L * S : 0;
+  // Nothing to compute: empty output, or no keys (every row fully masked: zeros).
+  const work = nb * L > 0 && S > 0 && (outLen > 0 || wLen > 0);
+  const rt = work ? runtime(fn) : null;
+  const plans: MaskPlan[] = mask ? [planMask(mask, target)] : [];
+  const Eq = Math.max(E, 1);   // E = 0: scores are all 0; run with E = 1 over zeros
+  const scratch = rt ? rt.kernels.attention_scratch_bytes(L, S, Eq, Ev) : 0;
+  // Refuse what cannot fit before allocating anything, here or in WASM memory.
+  checkFits(fn, (Q.data.length + K.data.length + V.data.length + outLen + wLen + (E === 0 ? L + S : 0)) * 4
+    + scratch + masksBytes(plans, nb) + 1024, "query, key, value, the result and scratch");
+  const output = new Float32Array(outLen);
+  const weights = returnWeights ? new Float32Array(wLen) : null;
   const result = (): SdpaResult => ({
     output: { data: output, shape: [...batch, L, Ev] },
     ...(weights ? { weights: { data: weights, shape: target } } : {}),
   });
-  // Nothing to compute: empty output, or no keys (every row fully masked: zeros).
-  if (nb * L === 0 || S === 0 || (output.length === 0 && !weights)) return result();
-
-  const rt = runtime(fn);
+  if (!rt) return result();
   const { kernels } = rt;
-  const plans: MaskPlan[] = mask ? [planMask(mask, target)] : [];
-  const Eq = Math.max(E, 1);   // E = 0: scores are all 0; run with E = 1 over zeros
-  const scratch = kernels.attention_scratch_bytes(L, S, Eq, Ev);
-  const bytes = (Q.data.length + K.data.length + V.data.length + output.length + (weights?.length ?? 0) + (E === 0 ? L + S : 0)) * 4
-    + scratch + masksBytes(plans, nb) + 1024;
-  checkFits(fn, bytes, "query, key, value, the result and scratch");
   return withFrame(rt, fn, (f) => {
     const pq = E > 0 ? put(rt, f, Q.data) : f.alloc(L * 4);
     const pk = E > 0 ? put(rt, f, K.data) : f.alloc(S * 4);

@@ -16,8 +16,8 @@ export function softmax(x: Tensor, options?: Record<string, never>): Tensor {
   const shape = X.shape.slice();
   const cols = shape[shape.length - 1];
   if (X.data.length === 0) return { data: new Float32Array(0), shape };
-  const rt = runtime(fn);
   checkFits(fn, X.data.length * 8, "x and the result");
+  const rt = runtime(fn);
   return withFrame(rt, fn, (f) => {
     const px = put(rt, f, X.data);
     rt.kernels.softmax_rows_f32(px, px, X.data.length / cols, cols);
