@@ -1,0 +1,112 @@
+// test/src/softmax.test.ts ↔ src/softmax.ts (public API softmax over the last axis).
+// x [..., N] → y [..., N]. Checked against test/reference.ts at 1e-5 relative to the output's scale;
+// one test per thrown error per argument.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { assertClose, randn, rng, throwsWith } from "../helpers.js";
+import { refSoftmax } from "../reference.js";
+import { type Tensor, softmax } from "../../src/index.js";
+import { runtime } from "../../src/wasm.js";
+import { stillWorks } from "../support.js";
+
+const SIZES = [1, 3, 17, 63, 65, 129];
+const prod = (xs: readonly number[]) => xs.reduce((a, b) => a * b, 1);
+
+function check(shape: number[], x: Float32Array, what: string): Float32Array {
+  const x0 = x.slice();
+  const r = softmax({ data: x, shape });
+  assert.equal(r.shape, shape, `${what}: shape`);
+  assertClose(r.data, refSoftmax(x, shape[shape.length - 1]), 1e-5, what);
+  assert.equal(Array.from(x), Array.from(x0), `${what}: x unchanged`);
+  return r.data;
+}
+
+test(`softmax shapes [N], [R, N], [2, 3, N] for N ∈ {${SIZES}}, x ∈ [90, 100) (exp(x) overflows f32)`, () => {
+  for (const N of SIZES) {
+    for (const lead of [[], [4], [2, 3], [129]]) {
+      const shape = [...lead, N];
+      const y = check(shape, randn(rng(N + lead.length), prod(shape), 90, 100), `[${shape}]`);
+      for (let r = 0; r < prod(lead); r++) {
+        let s = 0;
+        for (let j = 0; j < N; j++) s += y[r * N + j];
+        assert.ok(Math.abs(s - 1) < 1e-5, `[${shape}] row ${r} sums to ${s}`);
+      }
+    }
+  }
+});
+
+test("softmax wide ranges: x ∈ [−50, 50) and [−100, −90), shape [5, 65]", () => {
+  check([5, 65], randn(rng(1), 325, -50, 50), "[−50, 50)");
+  check([5, 65], randn(rng(2), 325, -100, -90), "[−100, −90)");
+});
+
+test("softmax a row of all −Infinity gives zeros; partly −Infinity rows give exact zeros there ([3, 17])", () => {
+  const x = randn(rng(3), 3 * 17, -5, 5);
+  x.fill(-Infinity, 17, 34);
+  x[2] = x[40] = -Infinity;
+  const y = check([3, 17], x, "−Infinity rows");
+  for (let j = 17; j < 34; j++) assert.ok(Object.is(y[j], 0), `y[1, ${j - 17}] = ${y[j]}, want 0`);
+  assert.is(y[2], 0);
+  assert.is(y[40], 0);
+});
+
+test("softmax a NaN makes its row NaN and leaves other rows alone ([3, 9], NaN at [1, 4]; a row of −Infinity and one NaN)", () => {
+  const x = randn(rng(4), 27);
+  x[13] = NaN;
+  const y = check([3, 9], x, "NaN row");
+  assert.ok(y.slice(9, 18).every(Number.isNaN), "row 1 all NaN");
+  assert.ok(y.slice(0, 9).every(Number.isFinite) && y.slice(18).every(Number.isFinite), "rows 0, 2 finite");
+  const z = new Float32Array(9).fill(-Infinity);
+  z[8] = NaN;
+  assert.ok(softmax({ data: z, shape: [9] }).data.every(Number.isNaN), "−Infinity row with a NaN is NaN");
+});
+
+test("softmax zero sizes: [0], [3, 0], [0, 5] give empty results of the same shape", () => {
+  for (const shape of [[0], [3, 0], [0, 5], [2, 0, 4]]) {
+    const r = softmax({ data: new Float32Array(0), shape });
+    assert.equal(r.shape, shape);
+    assert.is(r.data.length, 0);
+  }
+});
+
+test("softmax results are fresh arrays: not views of WASM memory, not x, new per call; options undefined and {} accepted", () => {
+  const x: Tensor = { data: randn(rng(5), 12), shape: [3, 4] };
+  const a = softmax(x), b = softmax(x, {});
+  assert.ok(a.data !== x.data && a.data.buffer !== x.data.buffer, "not x");
+  assert.ok(a.data.buffer !== runtime("test").heap.memory.buffer, "not a view of WASM memory");
+  assert.ok(a.data !== b.data, "new per call");
+  assert.ok(a.shape !== x.shape, "shape not aliased");
+  assert.equal(Array.from(a.data), Array.from(b.data));
+  const keep = Array.from(a.data);
+  softmax({ data: randn(rng(6), 12), shape: [3, 4] });
+  assert.equal(Array.from(a.data), keep, "not overwritten by a later call");
+});
+
+// ---- errors --------------------------------------------------------------------------------------------------------
+
+const X = (): Tensor => ({ data: randn(rng(1), 6), shape: [2, 3] });
+
+function errorTest(name: string, call: () => unknown, cls: typeof TypeError | typeof RangeError, pattern: RegExp): void {
+  test(`softmax throws ${cls.name}: ${name}`, () => {
+    throwsWith(call, cls, new RegExp("softmax: " + pattern.source), name);
+    stillWorks(name);
+  });
+}
+
+errorTest("options not an object (1)", () => softmax(X(), 1 as never), TypeError, /options must be an object; got 1/);
+errorTest("unknown option axis", () => softmax(X(), { axis: 0 } as never), TypeError, /unknown option "axis"; known options are /);
+errorTest("x not a tensor (null)", () => softmax(null as never), TypeError, /x must be a tensor \{ data: Float32Array, shape: \[\.\.\., N\] \}; got null/);
+errorTest("x.data a Float64Array", () => softmax({ data: new Float64Array(6), shape: [2, 3] } as never), TypeError,
+  /x\.data must be a Float32Array; got an? Float64Array\(6\)/);
+errorTest("x.shape not an array", () => softmax({ data: new Float32Array(6), shape: { 0: 6 } } as never), TypeError,
+  /x\.shape must be an array of non-negative integers; got an object/);
+errorTest("x.shape[0] not a number", () => softmax({ data: new Float32Array(6), shape: ["2", 3] } as never), TypeError,
+  /x\.shape\[0\] must be a number; got "2"/);
+errorTest("x.shape[1] negative", () => softmax({ data: new Float32Array(6), shape: [2, -3] }), RangeError,
+  /x\.shape\[1\] must be a non-negative integer; got -3/);
+errorTest("x rank 0", () => softmax({ data: new Float32Array(1), shape: [] }), RangeError,
+  /x\.shape must have rank ≥ 1 \(\[\.\.\., N\]\); got \[\] \(rank 0\)/);
+errorTest("x.data length ≠ shape product", () => softmax({ data: new Float32Array(7), shape: [2, 3] }), RangeError,
+  /x\.data must have length 2·3 = 6 for shape \[2, 3\]; got 7/);
+
+test.run();
