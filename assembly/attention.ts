@@ -22,12 +22,12 @@
 //   against K's rows, then an accumulation over V's rows.
 //   Scratch: attention_scratch_bytes(L, S, E, Ev) bytes, 16-aligned.
 // src/ guarantees L, S, E ≥ 1, Ev ≥ 0, every range inside memory, outputs not overlapping inputs.
-import { MR, NR, KC, pack_a, pack_b, tile_5x8, vmadd } from "./gemm";
+import { MR, NR, KC, pack_a, pack_b, tile, vmadd } from "./gemm";
 import { row_max, exp_sub_sum, scale_row, all_neg_inf } from "./softmax";
 import { hsum } from "./simd/reduce";
 
 // @ts-ignore: decorator
-@inline const BM: i32 = 40;        // query rows per block (8 micro-tile rows)
+@inline const BM: i32 = MR * 8;    // query rows per block (8 micro-tile rows: 40, or 48 with relaxed SIMD)
 // @ts-ignore: decorator
 @inline const DIRECT_L: i32 = 2;   // L up to this takes the unpacked path
 
@@ -87,7 +87,7 @@ export function attention_f32(
     for (let j = 0; j < jend; j += NR) {
       const nr = min<i32>(NR, jend - j), panel = pk + <usize>(j * E) * 4;
       for (let m0 = 0; m0 < bm; m0 += MR) {
-        tile_5x8(sc + <usize>(m0 * sp + j) * 4, sp, pa + <usize>(m0 * E) * 4, panel, E, min<i32>(MR, bm - m0), nr, false, tmp);
+        tile(sc + <usize>(m0 * sp + j) * 4, sp, pa + <usize>(m0 * E) * 4, panel, E, min<i32>(MR, bm - m0), nr, false, tmp);
       }
     }
     // 3. softmax numerators per row, in place
@@ -115,7 +115,7 @@ export function attention_f32(
       for (let j = 0; j < Ev; j += NR) {
         const nr = min<i32>(NR, Ev - j), panel = pv + <usize>(j * S + k0 * NR) * 4;
         for (let m0 = 0; m0 < bm; m0 += MR) {
-          tile_5x8(orow0 + <usize>(m0 * ldo + j) * 4, ldo, pa + <usize>(m0 * kc) * 4, panel, kc, min<i32>(MR, bm - m0), nr, k0 > 0, tmp);
+          tile(orow0 + <usize>(m0 * ldo + j) * 4, ldo, pa + <usize>(m0 * kc) * 4, panel, kc, min<i32>(MR, bm - m0), nr, k0 > 0, tmp);
         }
       }
     }
@@ -158,21 +158,25 @@ function apply_mask(row: usize, n: i32, kind: i32, base: usize, rs: i32, cs: i32
   if (kind == 3) {
     const src = base + <usize>(i * rs) * 4;
     if (cs == 0) {
-      const vadd = f32x4.splat(load<f32>(src));
-      const n4 = n & ~3;
-      let j = 0;
-      for (; j < n4; j += 4) {
-        const p = row + (<usize>j << 2);
-        v128.store(p, f32x4.add(v128.load(p), vadd));
-      }
       const a = load<f32>(src);
+      let j = 0;
+      if (ASC_FEATURE_SIMD) {
+        const vadd = f32x4.splat(a);
+        const n4 = n & ~3;
+        for (; j < n4; j += 4) {
+          const p = row + (<usize>j << 2);
+          v128.store(p, f32x4.add(v128.load(p), vadd));
+        }
+      }
       for (; j < n; j++) store<f32>(row + (<usize>j << 2), load<f32>(row + (<usize>j << 2)) + a);
     } else {
-      const n4 = n & ~3;
       let j = 0;
-      for (; j < n4; j += 4) {
-        const p = row + (<usize>j << 2);
-        v128.store(p, f32x4.add(v128.load(p), v128.load(src + (<usize>j << 2))));
+      if (ASC_FEATURE_SIMD) {
+        const n4 = n & ~3;
+        for (; j < n4; j += 4) {
+          const p = row + (<usize>j << 2);
+          v128.store(p, f32x4.add(v128.load(p), v128.load(src + (<usize>j << 2))));
+        }
       }
       for (; j < n; j++) {
         const p = row + (<usize>j << 2);
@@ -197,19 +201,22 @@ function zero_rows(p: usize, ld: i32, i0: i32, n: i32, cols: i32): void {
 /** dot(x[0:n], y[0:n]) with two f32x4 accumulators, folded (acc0 + acc1) then lanes, then a scalar tail. */
 // @ts-ignore: decorator
 @inline function dot(x: usize, y: usize, n: i32): f32 {
-  let vacc0 = f32x4.splat(0), vacc1 = vacc0;
-  const n8 = n & ~7;
+  let s: f32 = 0;
   let e = 0;
-  for (; e < n8; e += 8) {
-    const px = x + (<usize>e << 2), py = y + (<usize>e << 2);
-    vacc0 = vmadd(v128.load(px), v128.load(py), vacc0);
-    vacc1 = vmadd(v128.load(px, 16), v128.load(py, 16), vacc1);
+  if (ASC_FEATURE_SIMD) {
+    let vacc0 = f32x4.splat(0), vacc1 = vacc0;
+    const n8 = n & ~7;
+    for (; e < n8; e += 8) {
+      const px = x + (<usize>e << 2), py = y + (<usize>e << 2);
+      vacc0 = vmadd(v128.load(px), v128.load(py), vacc0);
+      vacc1 = vmadd(v128.load(px, 16), v128.load(py, 16), vacc1);
+    }
+    if (e + 4 <= n) {
+      vacc0 = vmadd(v128.load(x + (<usize>e << 2)), v128.load(y + (<usize>e << 2)), vacc0);
+      e += 4;
+    }
+    s = hsum(f32x4.add(vacc0, vacc1));
   }
-  if (e + 4 <= n) {
-    vacc0 = vmadd(v128.load(x + (<usize>e << 2)), v128.load(y + (<usize>e << 2)), vacc0);
-    e += 4;
-  }
-  let s = hsum(f32x4.add(vacc0, vacc1));
   for (; e < n; e++) s += load<f32>(x + (<usize>e << 2)) * load<f32>(y + (<usize>e << 2));
   return s;
 }
@@ -249,12 +256,14 @@ function attention_direct(
 /** y[0:n] += a · x[0:n] */
 // @ts-ignore: decorator
 @inline function axpy(y: usize, x: usize, a: f32, n: i32): void {
-  const va = f32x4.splat(a);
-  const n4 = n & ~3;
   let e = 0;
-  for (; e < n4; e += 4) {
-    const p = y + (<usize>e << 2);
-    v128.store(p, vmadd(va, v128.load(x + (<usize>e << 2)), v128.load(p)));
+  if (ASC_FEATURE_SIMD) {
+    const va = f32x4.splat(a);
+    const n4 = n & ~3;
+    for (; e < n4; e += 4) {
+      const p = y + (<usize>e << 2);
+      v128.store(p, vmadd(va, v128.load(x + (<usize>e << 2)), v128.load(p)));
+    }
   }
   for (; e < n; e++) {
     const p = y + (<usize>e << 2);

@@ -28,9 +28,11 @@ export function add_bias_rows(c: usize, ldc: i32, bias: usize, M: i32, N: i32): 
   for (let i = 0; i < M; i++) {
     const row = c + <usize>(i * ldc) * 4;
     let j = 0;
-    for (; j < n4; j += 4) {
-      const p = row + (<usize>j << 2);
-      v128.store(p, f32x4.add(v128.load(p), v128.load(bias + (<usize>j << 2))));
+    if (ASC_FEATURE_SIMD) {
+      for (; j < n4; j += 4) {
+        const p = row + (<usize>j << 2);
+        v128.store(p, f32x4.add(v128.load(p), v128.load(bias + (<usize>j << 2))));
+      }
     }
     for (; j < N; j++) {
       const p = row + (<usize>j << 2);

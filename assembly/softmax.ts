@@ -39,15 +39,18 @@ export function all_neg_inf(x: usize, n: i32): bool {
 
 /** max over x[0:n] (a NaN may be skipped; it still poisons the sum in exp_sub_sum). */
 export function row_max(x: usize, n: i32): f32 {
-  const n8 = n & ~7;
-  let vmax0 = f32x4.splat(-Infinity), vmax1 = vmax0;
+  let m: f32 = -Infinity;
   let i = 0;
-  for (; i < n8; i += 8) {
-    const p = x + (<usize>i << 2);
-    vmax0 = f32x4.pmax(vmax0, v128.load(p));
-    vmax1 = f32x4.pmax(vmax1, v128.load(p, 16));
+  if (ASC_FEATURE_SIMD) {
+    const n8 = n & ~7;
+    let vmax0 = f32x4.splat(-Infinity), vmax1 = vmax0;
+    for (; i < n8; i += 8) {
+      const p = x + (<usize>i << 2);
+      vmax0 = f32x4.pmax(vmax0, v128.load(p));
+      vmax1 = f32x4.pmax(vmax1, v128.load(p, 16));
+    }
+    m = hmax(f32x4.pmax(vmax0, vmax1));
   }
-  let m = hmax(f32x4.pmax(vmax0, vmax1));
   for (; i < n; i++) {
     const v = load<f32>(x + (<usize>i << 2));
     m = m < v ? v : m;
@@ -60,20 +63,23 @@ export function row_max(x: usize, n: i32): f32 {
  * softmax passes 1, an exact no-op.) Two vectors per iteration (faster than one on V8, LIMITS.md).
  */
 export function exp_sub_sum(y: usize, x: usize, n: i32, max: f32, scale: f32): f32 {
-  const vmax = f32x4.splat(max), vscale = f32x4.splat(scale);
-  const n8 = n & ~7;
-  let vsum0 = f32x4.splat(0), vsum1 = vsum0;
+  let sum: f32 = 0;
   let i = 0;
-  for (; i < n8; i += 8) {
-    const p = x + (<usize>i << 2), q = y + (<usize>i << 2);
-    const ve0 = vexp_p5(f32x4.mul(f32x4.sub(v128.load(p), vmax), vscale));
-    const ve1 = vexp_p5(f32x4.mul(f32x4.sub(v128.load(p, 16), vmax), vscale));
-    v128.store(q, ve0);
-    v128.store(q, ve1, 16);
-    vsum0 = f32x4.add(vsum0, ve0);
-    vsum1 = f32x4.add(vsum1, ve1);
+  if (ASC_FEATURE_SIMD) {
+    const vmax = f32x4.splat(max), vscale = f32x4.splat(scale);
+    const n8 = n & ~7;
+    let vsum0 = f32x4.splat(0), vsum1 = vsum0;
+    for (; i < n8; i += 8) {
+      const p = x + (<usize>i << 2), q = y + (<usize>i << 2);
+      const ve0 = vexp_p5(f32x4.mul(f32x4.sub(v128.load(p), vmax), vscale));
+      const ve1 = vexp_p5(f32x4.mul(f32x4.sub(v128.load(p, 16), vmax), vscale));
+      v128.store(q, ve0);
+      v128.store(q, ve1, 16);
+      vsum0 = f32x4.add(vsum0, ve0);
+      vsum1 = f32x4.add(vsum1, ve1);
+    }
+    sum = hsum(f32x4.add(vsum0, vsum1));
   }
-  let sum = hsum(f32x4.add(vsum0, vsum1));
   for (; i < n; i++) {
     const e = expf_p5((load<f32>(x + (<usize>i << 2)) - max) * scale);
     store<f32>(y + (<usize>i << 2), e);
@@ -84,12 +90,14 @@ export function exp_sub_sum(y: usize, x: usize, n: i32, max: f32, scale: f32): f
 
 /** y[0:n] *= s */
 export function scale_row(y: usize, n: i32, s: f32): void {
-  const vs = f32x4.splat(s);
-  const n4 = n & ~3;
   let i = 0;
-  for (; i < n4; i += 4) {
-    const p = y + (<usize>i << 2);
-    v128.store(p, f32x4.mul(v128.load(p), vs));
+  if (ASC_FEATURE_SIMD) {
+    const vs = f32x4.splat(s);
+    const n4 = n & ~3;
+    for (; i < n4; i += 4) {
+      const p = y + (<usize>i << 2);
+      v128.store(p, f32x4.mul(v128.load(p), vs));
+    }
   }
   for (; i < n; i++) {
     const p = y + (<usize>i << 2);
@@ -99,11 +107,13 @@ export function scale_row(y: usize, n: i32, s: f32): void {
 
 /** y[i] = exp(x[i]) for i < n: the vectorised exponential on its own (for tests and callers). */
 export function exp_f32(y: usize, x: usize, n: i32): void {
-  const n4 = n & ~3;
   let i = 0;
-  for (; i < n4; i += 4) {
-    const p = x + (<usize>i << 2);
-    v128.store(y + (<usize>i << 2), vexp_p5(v128.load(p)));
+  if (ASC_FEATURE_SIMD) {
+    const n4 = n & ~3;
+    for (; i < n4; i += 4) {
+      const p = x + (<usize>i << 2);
+      v128.store(y + (<usize>i << 2), vexp_p5(v128.load(p)));
+    }
   }
   for (; i < n; i++) store<f32>(y + (<usize>i << 2), expf_p5(load<f32>(x + (<usize>i << 2))));
 }

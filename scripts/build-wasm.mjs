@@ -1,7 +1,9 @@
 // Builds the kernels (assembly/) into build/*.wasm and embeds them as base64 in
 // src/generated/wasm.ts, so the default entry needs no file at run time.
-//   kernels.wasm        release: plain SIMD, -O3, no asserts (the default build)
-//   kernels.debug.wasm  debug: plain SIMD, asserts live, env.abort imported (run by the tests)
+//   kernels.wasm          release: plain SIMD, -O3, no asserts (the default build)
+//   kernels.debug.wasm    debug: plain SIMD, asserts live, env.abort imported (run by the tests)
+//   kernels.relaxed.wasm  relaxed SIMD (fused multiply-add, 6×8 tile): opt-in, where the engine validates it
+//   kernels.scalar.wasm   no SIMD: the fallback for engines without it
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -13,6 +15,8 @@ const asc = join(root, "node_modules", "assemblyscript", "bin", "asc.js");
 const builds = [
   { target: "release", file: "build/kernels.wasm", embed: "simd" },
   { target: "debug", file: "build/kernels.debug.wasm", embed: "simdDebug" },
+  { target: "relaxed", file: "build/kernels.relaxed.wasm", embed: "relaxed" },
+  { target: "scalar", file: "build/kernels.scalar.wasm", embed: "scalar" },
 ];
 
 mkdirSync(join(root, "build"), { recursive: true });

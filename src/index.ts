@@ -1,9 +1,9 @@
 // wasm-attention: the default entry. The kernels' bytes are embedded (base64), so this entry works
 // under any bundler and in any runtime that may compile WebAssembly from bytes.
-import { simd, simdDebug } from "./generated/wasm.js";
+import { relaxed, scalar, simd, simdDebug } from "./generated/wasm.js";
 import { type BuildInfo, type BuildName, type InitOptions, type WasmSource, decodeBase64, initSyncWith, initWith } from "./wasm.js";
 
-const EMBEDDED: Record<BuildName, string> = { simd, debug: simdDebug };
+const EMBEDDED: Record<BuildName, string> = { simd, relaxed, scalar, debug: simdDebug };
 const embedded = (build: BuildName): WasmSource => decodeBase64(EMBEDDED[build]);
 
 /**
@@ -20,15 +20,4 @@ export function initSync(options?: InitOptions | WasmSource): BuildInfo {
   return initSyncWith(embedded, options);
 }
 
-export { buildInfo, memoryStats } from "./wasm.js";
-export type { BuildInfo, BuildName, InitOptions, WasmSource } from "./wasm.js";
-export { matmul } from "./matmul.js";
-export type { MatmulOptions } from "./matmul.js";
-export { softmax } from "./softmax.js";
-export { scaledDotProductAttention } from "./sdpa.js";
-export type { SdpaOptions, SdpaResult } from "./sdpa.js";
-export type { Tensor, Mask } from "./validate.js";
-export { MultiHeadAttention, KVCache } from "./mha.js";
-export type { MultiHeadAttentionConfig, MultiHeadAttentionWeights, MultiHeadAttentionOptions, MultiHeadAttentionResult } from "./mha.js";
-export { readSafetensors, writeSafetensors } from "./safetensors.js";
-export type { NamedTensor, ReadSafetensorsOptions, SafetensorsContents } from "./safetensors.js";
+export * from "./api.js";

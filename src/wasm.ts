@@ -6,18 +6,60 @@ import { KERNEL_NAMES, type Kernels } from "./abi.js";
 import { Heap } from "./memory.js";
 import { describe } from "./validate.js";
 
-/** Which compiled kernels run. `simd`: plain SIMD, -O3 (default, bit-identical in every engine); `debug`: plain SIMD with assertions live (for tests and for finding misuse). */
-export type BuildName = "simd" | "debug";
-export const BUILDS: readonly BuildName[] = ["simd", "debug"];
+/**
+ * Which compiled kernels run:
+ * - `simd`: plain SIMD, -O3 — the default; bit-identical results in every engine;
+ * - `relaxed`: relaxed SIMD (fused multiply-add where the CPU has it, a 6×8 tile) — faster, opt-in
+ *   with `relaxedSimd: true`; results may differ in the last bits between CPUs;
+ * - `scalar`: no SIMD — the fallback for engines without WebAssembly SIMD, several times slower;
+ * - `debug`: plain SIMD with the kernels' assertions live (tests, finding misuse).
+ */
+export type BuildName = "simd" | "relaxed" | "scalar" | "debug";
+export const BUILDS: readonly BuildName[] = ["simd", "relaxed", "scalar", "debug"];
+
+// Feature probes (hand-assembled): (func (result v128) i32.const 0 i8x16.splat), and three splats
+// fed to f32x4.relaxed_madd (0xfd 0x105).
+const SIMD_PROBE = [0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 8, 1, 6, 0, 65, 0, 253, 15, 11];
+const RELAXED_PROBE = [0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 19, 1, 17, 0,
+  65, 0, 253, 15, 65, 0, 253, 15, 65, 0, 253, 15, 253, 133, 2, 11];
+
+function validates(bytes: number[]): boolean {
+  try {
+    return WebAssembly.validate(new Uint8Array(bytes));
+  } catch {
+    return false;
+  }
+}
+
+/** What this engine supports: plain SIMD, relaxed SIMD. */
+export function detectFeatures(): { simd: boolean; relaxedSimd: boolean } {
+  const simd = validates(SIMD_PROBE);
+  return { simd, relaxedSimd: simd && validates(RELAXED_PROBE) };
+}
+
+/** The build init() picks when none is named: relaxed if asked for and supported, else simd, else scalar. */
+export function chooseBuild(relaxedSimd: boolean): BuildName {
+  const f = detectFeatures();
+  if (relaxedSimd && f.relaxedSimd) return "relaxed";
+  return f.simd ? "simd" : "scalar";
+}
+
+const NOTES: Partial<Record<BuildName, string>> = {
+  scalar: "this engine has no WebAssembly SIMD: running the scalar kernels, about 10× slower than the SIMD build",
+  relaxed: "relaxed SIMD: fused multiply-add where the CPU has it; results may differ in the last bits between CPUs",
+  debug: "debug kernels: assertions live, slower",
+};
 
 /** Where the kernels come from: a compiled Module (what Cloudflare Workers give for an imported .wasm), the bytes, a Response, or a URL to fetch. */
 export type WasmSource = WebAssembly.Module | ArrayBuffer | ArrayBufferView | Response | URL | string;
 
 export interface InitOptions {
-  /** The .wasm to use. Default: the bytes embedded in the package for `build`. */
+  /** The .wasm to use. Default: the package's own for the chosen build. */
   source?: WasmSource | Promise<WasmSource>;
-  /** Which build; default "simd". With `source`, says which build the source is. */
+  /** Force a build. Default: "simd", or "scalar" where SIMD is missing ("relaxed" with relaxedSimd). With `source`, says which build the source is. */
   build?: BuildName;
+  /** Use the relaxed-SIMD build where the engine supports it (Node ≥ 22, Chrome ≥ 114, Deno, workerd). Default false. */
+  relaxedSimd?: boolean;
 }
 
 export interface BuildInfo {
@@ -25,6 +67,8 @@ export interface BuildInfo {
   simd: boolean;
   relaxedSimd: boolean;
   debug: boolean;
+  /** Why this build may be slower or differ, when it does. */
+  note?: string;
 }
 
 export interface Runtime {
@@ -39,8 +83,10 @@ export type DefaultSource = (build: BuildName) => WasmSource;
 let current: Runtime | null = null;
 let pending: Promise<Runtime> | null = null;
 let pendingBuild: BuildName | null = null;
+/** Every build loaded so far (each with its own memory): switching back to one reuses it. */
+const loaded = new Map<BuildName, Runtime>();
 
-const INIT_KEYS = ["source", "build"];
+const INIT_KEYS = ["source", "build", "relaxedSimd"];
 
 function checkInitOptions(fn: string, opts: unknown): InitOptions {
   if (opts === undefined) return {};
@@ -55,6 +101,9 @@ function checkInitOptions(fn: string, opts: unknown): InitOptions {
   if (o.build !== undefined && !BUILDS.includes(o.build)) {
     throw new TypeError(`${fn}: options.build must be one of ${BUILDS.map((b) => JSON.stringify(b)).join(", ")}; got ${describe(o.build)}`);
   }
+  if (o.relaxedSimd !== undefined && typeof o.relaxedSimd !== "boolean") {
+    throw new TypeError(`${fn}: options.relaxedSimd must be a boolean; got ${describe(o.relaxedSimd)}`);
+  }
   return o;
 }
 
@@ -64,7 +113,9 @@ function makeRuntime(exports: Record<string, unknown>, memory: WebAssembly.Memor
   }
   const kernels = exports as unknown as Kernels;
   const heap = new Heap(memory, kernels.heap_base() >>> 0);
-  return { kernels, heap, info: { build, simd: true, relaxedSimd: false, debug: build === "debug" } };
+  const info: BuildInfo = { build, simd: build !== "scalar", relaxedSimd: build === "relaxed", debug: build === "debug" };
+  if (NOTES[build]) info.note = NOTES[build];
+  return { kernels, heap, info };
 }
 
 function imports(memory: WebAssembly.Memory) {
@@ -84,9 +135,10 @@ async function resolveSource(src: WasmSource | Promise<WasmSource>): Promise<Web
 /** Loads the kernels (once; later calls return the same promise). Resolves to the running build's info. */
 export function initWith(dflt: DefaultSource, opts?: InitOptions | WasmSource): Promise<BuildInfo> {
   const o = checkInitOptions("init", opts);
-  const build = o.build ?? "simd";
+  const build = o.build ?? chooseBuild(o.relaxedSimd ?? false);
   if (o.source === undefined) {
-    if (current && current.info.build === build) return Promise.resolve(current.info);
+    const have = loaded.get(build);
+    if (have) { current = have; return Promise.resolve(have.info); }
     if (pending && pendingBuild === build) return pending.then((r) => r.info);
   }
   pendingBuild = build;
@@ -102,7 +154,7 @@ export function initWith(dflt: DefaultSource, opts?: InitOptions | WasmSource): 
   })();
   pending = p;
   return p.then(
-    (r) => { if (pending === p) { current = r; pending = null; } return r.info; },
+    (r) => { loaded.set(build, r); if (pending === p) { current = r; pending = null; } return r.info; },
     (e) => { if (pending === p) pending = null; throw e; },
   );
 }
@@ -110,8 +162,9 @@ export function initWith(dflt: DefaultSource, opts?: InitOptions | WasmSource): 
 /** Synchronous init over bytes or a compiled Module. */
 export function initSyncWith(dflt: DefaultSource, opts?: InitOptions | WasmSource): BuildInfo {
   const o = checkInitOptions("initSync", opts);
-  const build = o.build ?? "simd";
-  if (o.source === undefined && current && current.info.build === build) return current.info;
+  const build = o.build ?? chooseBuild(o.relaxedSimd ?? false);
+  const have = o.source === undefined ? loaded.get(build) : undefined;
+  if (have) { current = have; return have.info; }
   const src = o.source ?? dflt(build);
   if (!(src instanceof WebAssembly.Module || src instanceof ArrayBuffer || ArrayBuffer.isView(src))) {
     throw new TypeError(`initSync: source must be a WebAssembly.Module, an ArrayBuffer or a typed array; got ${describe(src)} (use init() for URLs, Responses and promises)`);
@@ -119,6 +172,7 @@ export function initSyncWith(dflt: DefaultSource, opts?: InitOptions | WasmSourc
   const memory = newMemory();
   const { exports } = instantiateSync(src as WebAssembly.Module | BufferSource, imports(memory));
   current = makeRuntime(exports as Record<string, unknown>, memory, build);
+  loaded.set(build, current);
   pending = null;
   return current.info;
 }

@@ -1,0 +1,14 @@
+// The public API shared by every entry point (index.ts: embedded bytes; workerd.ts: an imported
+// Module). Each entry adds only its own init()/initSync(); everything else is re-exported from here.
+export { buildInfo, memoryStats } from "./wasm.js";
+export type { BuildInfo, BuildName, InitOptions, WasmSource } from "./wasm.js";
+export { matmul } from "./matmul.js";
+export type { MatmulOptions } from "./matmul.js";
+export { softmax } from "./softmax.js";
+export { scaledDotProductAttention } from "./sdpa.js";
+export type { SdpaOptions, SdpaResult } from "./sdpa.js";
+export type { Tensor, Mask } from "./validate.js";
+export { MultiHeadAttention, KVCache } from "./mha.js";
+export type { MultiHeadAttentionConfig, MultiHeadAttentionWeights, MultiHeadAttentionOptions, MultiHeadAttentionResult } from "./mha.js";
+export { readSafetensors, writeSafetensors } from "./safetensors.js";
+export type { NamedTensor, ReadSafetensorsOptions, SafetensorsContents } from "./safetensors.js";
