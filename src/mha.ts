@@ -305,9 +305,12 @@ export class MultiHeadAttention {
     const o = checkOptions<{ prefix: string }>(fn, options, ["prefix"]);
     const prefix = o.prefix ?? "";
     if (typeof prefix !== "string") throw typeError(fn, "options.prefix", "a string", prefix);
+    const KEYS = ["in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"];
     let dict: Record<string, Tensor>;
     if (source instanceof Uint8Array || source instanceof ArrayBuffer) {
-      dict = readSafetensors(source, { names: (n) => n.startsWith(prefix) }).tensors;
+      // Read only this layer's tensors: a full model's file holds others, of any dtype.
+      const wanted = new Set(KEYS.map((k) => prefix + k));
+      dict = readSafetensors(source, { names: (n) => wanted.has(n) }).tensors;
     } else if (typeof source === "object" && source !== null && !ArrayBuffer.isView(source)) {
       dict = source;
     } else {
@@ -525,7 +528,7 @@ export class MultiHeadAttention {
         if (averageWeights) averageHeads(w, weights, B, H, L * S);
         else weights.set(w);
       }
-      if (cache) cache.length += L;
+      if (cache) cache.advance(L);
       return result();
     });
   }
@@ -545,8 +548,8 @@ function averageHeads(w: Float32Array, avg: Float32Array, B: number, H: number, 
 
 /** Keys and values of earlier tokens, for MultiHeadAttention.forward(x, undefined, undefined, { cache }). */
 export class KVCache {
-  /** Positions filled so far. */
-  length = 0;
+  private filled = 0;
+  /** @internal */
   disposed = false;
   /** @internal */
   constructor(
@@ -557,10 +560,33 @@ export class KVCache {
     /** @internal */ readonly v: number,
   ) {}
 
+  /** Positions filled so far. */
+  get length(): number {
+    return this.filled;
+  }
+
+  /** @internal */
+  advance(n: number): void {
+    this.filled += n;
+  }
+
   /** Forget every cached position (start a new sequence); the memory is kept. */
   reset(): void {
     if (this.disposed) throw new TypeError("KVCache.reset: this cache was disposed");
-    this.length = 0;
+    this.filled = 0;
+  }
+
+  /**
+   * Keep only the first `length` positions (e.g. to redo a step, or to drop rejected speculative
+   * tokens); the next forward appends after them.
+   * @throws {TypeError} a non-number, use after dispose
+   * @throws {RangeError} length not an integer in [0, this.length]
+   */
+  truncate(length: number): void {
+    if (this.disposed) throw new TypeError("KVCache.truncate: this cache was disposed");
+    const n = checkInt("KVCache.truncate", "length", length, 0);
+    if (n > this.filled) throw rangeError("KVCache.truncate", "length", `be ≤ the cached length ${this.filled}`, n);
+    this.filled = n;
   }
 
   /** Free the cache's memory; idempotent. */
