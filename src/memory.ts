@@ -18,6 +18,8 @@ export class Heap {
   private top: number;                       // first byte past the highest block in use
   private free: { start: number; size: number }[] = [];   // sorted by start, coalesced
   private used = new Map<number, number>();  // start → size
+  private inUse = 0;
+  private peak = 0;
 
   constructor(memory: WebAssembly.Memory, base: number) {
     this.memory = memory;
@@ -27,9 +29,23 @@ export class Heap {
 
   /** Bytes in blocks currently allocated. */
   get bytesInUse(): number {
-    let n = 0;
-    for (const s of this.used.values()) n += s;
-    return n;
+    return this.inUse;
+  }
+
+  /** The most bytes in use at once since the heap was made or resetPeak() was called. */
+  get peakBytesInUse(): number {
+    return this.peak;
+  }
+
+  resetPeak(): void {
+    this.peak = this.inUse;
+  }
+
+  private track(ptr: number, size: number): number {
+    this.used.set(ptr, size);
+    this.inUse += size;
+    if (this.inUse > this.peak) this.peak = this.inUse;
+    return ptr;
   }
 
   /** Current size of the memory in bytes. */
@@ -51,8 +67,7 @@ export class Heap {
         const ptr = f.start;
         if (f.size === size) this.free.splice(i, 1);
         else { f.start += size; f.size -= size; }
-        this.used.set(ptr, size);
-        return ptr;
+        return this.track(ptr, size);
       }
     }
     // Nothing free fits: extend the top (a free block ending at the top is merged into it first).
@@ -66,8 +81,7 @@ export class Heap {
     this.ensure(end, fn);
     if (start !== this.top) this.free.pop();
     this.top = end;
-    this.used.set(start, size);
-    return start;
+    return this.track(start, size);
   }
 
   /** Releases a block from alloc(). */
@@ -75,6 +89,7 @@ export class Heap {
     const size = this.used.get(ptr);
     if (size === undefined) throw new Error(`wasm-attention: internal error: release of unknown block ${ptr}`);
     this.used.delete(ptr);
+    this.inUse -= size;
     if (ptr + size === this.top) {
       this.top = ptr;
       // A free block now at the top lowers it further.

@@ -10,7 +10,7 @@ import { checkFits, put, withFrame } from "./call.js";
 import { ADDITIVE, DROP_NONZERO, type MaskPlan, masksBytes, planMask, writeMasks } from "./masks.js";
 import { readSafetensors } from "./safetensors.js";
 import {
-  type Mask, type Tensor, checkBool, checkInt, checkMask, checkOptions, checkTensor, fmtShape, product, rangeError, typeError,
+  type Mask, type Tensor, checkBool, checkInt, checkMask, checkOptions, checkTensor, fmtLength, fmtShape, product, rangeError, typeError,
 } from "./validate.js";
 import { type Runtime, runtime } from "./wasm.js";
 
@@ -212,11 +212,11 @@ export class MultiHeadAttention {
     if (typeof weights !== "object" || weights === null) throw typeError(fn, "weights", "an object of Float32Arrays", weights);
     const w = checkOptions<MultiHeadAttentionWeights>(fn, weights, WEIGHT_KEYS);
     const E = this.embedDim, Ekv = this.numKVHeads * this.headDim;
-    const need = (name: keyof MultiHeadAttentionWeights, len: number, dims: string): Float32Array => {
+    const need = (name: keyof MultiHeadAttentionWeights, len: number, formula: string, values: string): Float32Array => {
       const a = w[name];
-      if (a === undefined) throw new TypeError(`${fn}: weights.${name} (${dims} = ${len} floats) is missing`);
+      if (a === undefined) throw new TypeError(`${fn}: weights.${name} (${fmtLength(formula, values, len)} floats) is missing`);
       if (!(a instanceof Float32Array)) throw typeError(fn, `weights.${name}`, "a Float32Array", a);
-      if (a.length !== len) throw rangeError(fn, `weights.${name}`, `have length ${dims} = ${len}`, a.length);
+      if (a.length !== len) throw rangeError(fn, `weights.${name}`, `have length ${fmtLength(formula, values, len)}`, a.length);
       return a;
     };
     let wq: Float32Array, wk: Float32Array, wv: Float32Array;
@@ -227,18 +227,18 @@ export class MultiHeadAttention {
       for (const n of ["qProjWeight", "kProjWeight", "vProjWeight"] as const) {
         if (w[n] !== undefined) throw new TypeError(`${fn}: give either weights.inProjWeight or weights.${n}, not both`);
       }
-      const inp = need("inProjWeight", 3 * E * E, `3E·E = 3·${E}·${E}`);
+      const inp = need("inProjWeight", 3 * E * E, "3E·E", `3·${E}·${E}`);
       wq = inp.subarray(0, E * E); wk = inp.subarray(E * E, 2 * E * E); wv = inp.subarray(2 * E * E);
     } else {
-      wq = need("qProjWeight", E * E, `E·E = ${E}·${E}`);
-      wk = need("kProjWeight", Ekv * this.kdim, `Ekv·kdim = ${Ekv}·${this.kdim}`);
-      wv = need("vProjWeight", Ekv * this.vdim, `Ekv·vdim = ${Ekv}·${this.vdim}`);
+      wq = need("qProjWeight", E * E, "E·E", `${E}·${E}`);
+      wk = need("kProjWeight", Ekv * this.kdim, "Ekv·kdim", `${Ekv}·${this.kdim}`);
+      wv = need("vProjWeight", Ekv * this.vdim, "Ekv·vdim", `${Ekv}·${this.vdim}`);
     }
-    const wo = need("outProjWeight", E * E, `E·E = ${E}·${E}`);
+    const wo = need("outProjWeight", E * E, "E·E", `${E}·${E}`);
     let bin: Float32Array | null = null, bout: Float32Array | null = null;
     if (this.bias) {
-      bin = need("inProjBias", E + 2 * Ekv, `E + 2·Ekv = ${E} + 2·${Ekv}`);
-      bout = need("outProjBias", E, `E = ${E}`);
+      bin = need("inProjBias", E + 2 * Ekv, "E + 2·Ekv", `${E} + 2·${Ekv}`);
+      bout = need("outProjBias", E, "E", `${E}`);
     } else {
       for (const n of ["inProjBias", "outProjBias"] as const) {
         if (w[n] !== undefined) throw new TypeError(`${fn}: weights.${n} given but this MultiHeadAttention has bias: false`);
@@ -310,7 +310,13 @@ export class MultiHeadAttention {
     if (source instanceof Uint8Array || source instanceof ArrayBuffer) {
       // Read only this layer's tensors: a full model's file holds others, of any dtype.
       const wanted = new Set(KEYS.map((k) => prefix + k));
-      dict = readSafetensors(source, { names: (n) => wanted.has(n) }).tensors;
+      try {
+        dict = readSafetensors(source, { names: (n) => wanted.has(n) }).tensors;
+      } catch (e) {
+        // Same class, named after this method: "MultiHeadAttention.loadStateDict: readSafetensors: …"
+        if (e instanceof TypeError || e instanceof RangeError) throw new (e.constructor as typeof TypeError)(`${fn}: ${e.message}`);
+        throw e;
+      }
     } else if (typeof source === "object" && source !== null && !ArrayBuffer.isView(source)) {
       dict = source;
     } else {
@@ -440,7 +446,7 @@ export class MultiHeadAttention {
     const plans: MaskPlan[] = [];
     if (o.keyPaddingMask !== undefined) {
       const want = unbatched ? [S] : [B, S];
-      const m = checkMask(fn, "options.keyPaddingMask", o.keyPaddingMask, want, unbatched ? "[S]" : "[B, S]");
+      const m = checkMask(fn, "options.keyPaddingMask", o.keyPaddingMask, want, unbatched ? "[S]" : "[B, S]", "1 = padding");
       if (m.shape.length !== want.length || m.shape.some((d, i) => d !== want[i])) {
         throw rangeError(fn, "options.keyPaddingMask.shape", `be ${fmtShape(want)} (${unbatched ? "[S]" : "[B, S]"})`, fmtShape(m.shape));
       }

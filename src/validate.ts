@@ -18,11 +18,20 @@ export function describe(x: unknown): string {
   if (x === null) return "null";
   if (x === undefined) return "undefined";
   if (Array.isArray(x)) return `an Array(${x.length})`;
-  if (ArrayBuffer.isView(x)) return `a ${x.constructor.name}(${(x as unknown as ArrayLike<unknown>).length ?? (x as DataView).byteLength})`;
+  if (ArrayBuffer.isView(x)) return `${article(x.constructor.name)} ${x.constructor.name}(${(x as unknown as ArrayLike<unknown>).length ?? (x as DataView).byteLength})`;
   if (typeof x === "number") return String(x);
   if (typeof x === "string") return JSON.stringify(x.length > 40 ? x.slice(0, 40) + "…" : x);
-  if (typeof x === "object") return x.constructor && x.constructor !== Object ? `a ${x.constructor.name}` : "an object";
-  return `a ${typeof x}`;
+  if (typeof x === "object") return x.constructor && x.constructor !== Object ? `${article(x.constructor.name)} ${x.constructor.name}` : "an object";
+  return `${article(typeof x)} ${typeof x}`;
+}
+
+function article(word: string): string {
+  return /^[aeioAEIO]/.test(word) ? "an" : "a";  // "a Uint8Array" (a you-), "an Int32Array"
+}
+
+/** "E·E = 8·8 = 64", or "E = 8" when the values are the length itself. */
+export function fmtLength(formula: string, values: string, len: number): string {
+  return values === String(len) ? `${formula} = ${len}` : `${formula} = ${values} = ${len}`;
 }
 
 export function fmtShape(shape: readonly number[]): string {
@@ -72,12 +81,12 @@ export function checkTensor(fn: string, arg: string, t: unknown, minRank: number
 }
 
 /** Checks a mask tensor (Uint8Array or Float32Array data) broadcastable to `target` (numpy rules). */
-export function checkMask(fn: string, arg: string, m: unknown, target: readonly number[], targetDims: string, kinds: "both" | "bool" = "both"): Mask {
-  const expected = kinds === "bool" ? "{ data: Uint8Array, shape }" : "{ data: Uint8Array | Float32Array, shape }";
-  if (typeof m !== "object" || m === null) throw typeError(fn, arg, `a mask ${expected}`, m);
+export function checkMask(fn: string, arg: string, m: unknown, target: readonly number[], targetDims: string, boolMeaning = "1 = may attend"): Mask {
+  if (typeof m !== "object" || m === null) throw typeError(fn, arg, "a mask { data: Uint8Array | Float32Array, shape }", m);
   const { data, shape } = m as { data: unknown; shape: unknown };
-  const okType = data instanceof Uint8Array || (kinds === "both" && data instanceof Float32Array);
-  if (!okType) throw typeError(fn, `${arg}.data`, kinds === "bool" ? "a Uint8Array (1 = padding)" : "a Uint8Array (boolean, 1 = may attend) or a Float32Array (additive)", data);
+  if (!(data instanceof Uint8Array || data instanceof Float32Array)) {
+    throw typeError(fn, `${arg}.data`, `a Uint8Array (boolean, ${boolMeaning}) or a Float32Array (additive)`, data);
+  }
   const s = checkShape(fn, arg, shape);
   const n = product(s);
   if ((data as Uint8Array).length !== n) {

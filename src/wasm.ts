@@ -188,9 +188,9 @@ export function buildInfo(): BuildInfo | null {
   return current ? { ...current.info } : null;
 }
 
-/** Memory statistics of the running module (bytes). */
-export function memoryStats(): { reserved: number; inUse: number } | null {
-  return current ? { reserved: current.heap.bytesReserved, inUse: current.heap.bytesInUse } : null;
+/** Memory statistics of the running module, in bytes: reserved (the memory's size), in use now, and the peak in use. */
+export function memoryStats(): { reserved: number; inUse: number; peakInUse: number } | null {
+  return current ? { reserved: current.heap.bytesReserved, inUse: current.heap.bytesInUse, peakInUse: current.heap.peakBytesInUse } : null;
 }
 
 /** Base64 → bytes with atob (present in browsers, Node ≥ 16, Deno, Bun, workerd). */

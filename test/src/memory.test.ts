@@ -25,7 +25,9 @@ function sameState(before: ReturnType<typeof state>, what: string, reserved = tr
   assert.is(after.inUse, before.inUse, `${what}: bytesInUse back`);
   assert.is(after.next, before.next, `${what}: next block at the same address (the top is back)`);
   if (reserved) assert.is(after.reserved, before.reserved, `${what}: bytesReserved unchanged`);
-  assert.equal(memoryStats(), { reserved: after.reserved, inUse: after.inUse }, `${what}: memoryStats()`);
+  const st = memoryStats()!;
+  assert.equal({ reserved: st.reserved, inUse: st.inUse }, { reserved: after.reserved, inUse: after.inUse }, `${what}: memoryStats()`);
+  assert.ok(st.peakInUse >= st.inUse, `${what}: memoryStats().peakInUse ≥ inUse`);
 }
 
 /** Bytes of JS ArrayBuffers alive (Node), to check a refused call allocated no multi-GB result first. */
