@@ -88,10 +88,19 @@ const loaded = new Map<BuildName, Runtime>();
 
 const INIT_KEYS = ["source", "build", "relaxedSimd"];
 
+/**
+ * A fetch Response, recognised without touching the global `Response`: in Node, reading any fetch
+ * global loads the whole fetch implementation (~25 ms of a cold start).
+ */
+function isResponse(x: unknown): x is Response {
+  return typeof x === "object" && x !== null && typeof (x as Response).arrayBuffer === "function" &&
+    typeof (x as Response).ok === "boolean" && typeof (x as Response).status === "number";
+}
+
 function checkInitOptions(fn: string, opts: unknown): InitOptions {
   if (opts === undefined) return {};
   if (typeof opts !== "object" || opts === null || opts instanceof WebAssembly.Module || ArrayBuffer.isView(opts) ||
-      opts instanceof ArrayBuffer || (typeof Response !== "undefined" && opts instanceof Response) || opts instanceof URL) {
+      opts instanceof ArrayBuffer || isResponse(opts) || opts instanceof URL) {
     return { source: opts as WasmSource };   // init(source) shorthand
   }
   for (const k of Object.keys(opts)) {
@@ -145,7 +154,7 @@ export function initWith(dflt: DefaultSource, opts?: InitOptions | WasmSource): 
   const p = (async () => {
     const memory = newMemory();
     let src = await resolveSource(o.source ?? dflt(build));
-    if (typeof Response !== "undefined" && src instanceof Response) {
+    if (isResponse(src)) {
       if (!src.ok) throw new Error(`init: fetching the kernels failed: HTTP ${src.status} ${src.statusText} for ${src.url}`);
       src = await src.arrayBuffer();
     }
