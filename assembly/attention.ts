@@ -233,14 +233,11 @@ function attention_direct(
   for (let i = 0; i < L; i++) {
     const jrow = causal != 0 ? min<i32>(S, max<i32>(0, i + shift + 1)) : S;
     const qi = q + <usize>(i * ldq) * 4;
-    for (let j = 0; j < jrow; j++) {
-      store<f32>(row + (<usize>j << 2), dot(qi, k + <usize>(j * ldk) * 4, E));
-    }
+    scores_direct(row, qi, k, ldk, E, jrow);
     const sum = row_numerators(row, i, jrow, jrow, masks, nmasks, scale);
     const rinv: f32 = sum == 0 ? 0 : 1 / sum;
     const oi = o + <usize>(i * ldo) * 4;
-    memory.fill(oi, 0, <usize>Ev << 2);
-    for (let j = 0; j < jrow; j++) axpy(oi, v + <usize>(j * ldv) * 4, load<f32>(row + (<usize>j << 2)), Ev);
+    weighted_rows(oi, v, ldv, row, jrow, Ev);
     scale_row(oi, Ev, rinv);
     if (w != 0) {
       const wi = w + <usize>(i * ldw) * 4;
@@ -249,6 +246,76 @@ function attention_direct(
         scale_row(wi, jrow, rinv);
       }
       if (jrow < S) memory.fill(wi + (<usize>jrow << 2), 0, <usize>(S - jrow) << 2);
+    }
+  }
+}
+
+/**
+ * row[j] = q · K[j, :] for j < n. Four keys at a time (8 accumulators, q's vectors loaded once for
+ * the four), so the dot products' add chains overlap; then each folds (acc0 + acc1) → hsum + tail.
+ */
+function scores_direct(row: usize, q: usize, k: usize, ldk: i32, E: i32, n: i32): void {
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    const ld = <usize>ldk * 4;
+    const e8 = E & ~7;
+    for (; j + 4 <= n; j += 4) {
+      const k0 = k + <usize>j * ld, k1 = k0 + ld, k2 = k1 + ld, k3 = k2 + ld;
+      let va0 = f32x4.splat(0), va1 = va0, vb0 = va0, vb1 = va0, vc0 = va0, vc1 = va0, vd0 = va0, vd1 = va0;
+      for (let e = 0; e < e8; e += 8) {
+        const off = <usize>e << 2;
+        const vq0 = v128.load(q + off), vq1 = v128.load(q + off, 16);
+        va0 = vmadd(vq0, v128.load(k0 + off), va0); va1 = vmadd(vq1, v128.load(k0 + off, 16), va1);
+        vb0 = vmadd(vq0, v128.load(k1 + off), vb0); vb1 = vmadd(vq1, v128.load(k1 + off, 16), vb1);
+        vc0 = vmadd(vq0, v128.load(k2 + off), vc0); vc1 = vmadd(vq1, v128.load(k2 + off, 16), vc1);
+        vd0 = vmadd(vq0, v128.load(k3 + off), vd0); vd1 = vmadd(vq1, v128.load(k3 + off, 16), vd1);
+      }
+      const dst = row + (<usize>j << 2);
+      store<f32>(dst, hsum(f32x4.add(va0, va1)) + dot_tail(q, k0, e8, E));
+      store<f32>(dst, hsum(f32x4.add(vb0, vb1)) + dot_tail(q, k1, e8, E), 4);
+      store<f32>(dst, hsum(f32x4.add(vc0, vc1)) + dot_tail(q, k2, e8, E), 8);
+      store<f32>(dst, hsum(f32x4.add(vd0, vd1)) + dot_tail(q, k3, e8, E), 12);
+    }
+  }
+  for (; j < n; j++) store<f32>(row + (<usize>j << 2), dot(q, k + <usize>(j * ldk) * 4, E));
+}
+
+/** Σ x[e]·y[e] for e in [from, n), in order. */
+// @ts-ignore: decorator
+@inline function dot_tail(x: usize, y: usize, from: i32, n: i32): f32 {
+  let s: f32 = 0;
+  for (let e = from; e < n; e++) s += load<f32>(x + (<usize>e << 2)) * load<f32>(y + (<usize>e << 2));
+  return s;
+}
+
+/**
+ * out[0:Ev] = Σ_{j<n} p[j] · V[j, :]. 32 columns at a time stay in 8 registers while V's rows stream
+ * past (one splat of p[j] per row); the last Ev mod 32 columns go through axpy.
+ */
+function weighted_rows(out: usize, v: usize, ldv: i32, p: usize, n: i32, Ev: i32): void {
+  memory.fill(out, 0, <usize>Ev << 2);
+  let c0 = 0;
+  if (ASC_FEATURE_SIMD) {
+    const ld = <usize>ldv * 4;
+    for (; c0 + 32 <= Ev; c0 += 32) {
+      let v0 = f32x4.splat(0), v1 = v0, v2 = v0, v3 = v0, v4 = v0, v5 = v0, v6 = v0, v7 = v0;
+      let r = v + (<usize>c0 << 2);
+      for (let j = 0; j < n; j++) {
+        const vp = v128.load32_splat(p + (<usize>j << 2));
+        v0 = vmadd(vp, v128.load(r), v0); v1 = vmadd(vp, v128.load(r, 16), v1);
+        v2 = vmadd(vp, v128.load(r, 32), v2); v3 = vmadd(vp, v128.load(r, 48), v3);
+        v4 = vmadd(vp, v128.load(r, 64), v4); v5 = vmadd(vp, v128.load(r, 80), v5);
+        v6 = vmadd(vp, v128.load(r, 96), v6); v7 = vmadd(vp, v128.load(r, 112), v7);
+        r += ld;
+      }
+      const y = out + (<usize>c0 << 2);
+      v128.store(y, v0); v128.store(y, v1, 16); v128.store(y, v2, 32); v128.store(y, v3, 48);
+      v128.store(y, v4, 64); v128.store(y, v5, 80); v128.store(y, v6, 96); v128.store(y, v7, 112);
+    }
+  }
+  if (c0 < Ev) {
+    for (let j = 0; j < n; j++) {
+      axpy(out + (<usize>c0 << 2), v + <usize>(j * ldv + c0) * 4, load<f32>(p + (<usize>j << 2)), Ev - c0);
     }
   }
 }

@@ -303,6 +303,10 @@ export function gemm_packed(
   const kcmax = min<i32>(KC, K);
   const pa = scratch;
   const tmp = (pa + <usize>(MR * kcmax) * 4 + 15) & ~15;
+  if (ASC_FEATURE_SIMD && M == 1 && a_cs == 1) {
+    gemv_packed(c, a, pb, tmp, K, N);
+    return;
+  }
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = min<i32>(KC, K - k0);
     for (let n0 = 0; n0 < N; n0 += NC) {
@@ -315,6 +319,65 @@ export function gemm_packed(
           tile(crow + <usize>j * 4, ldc, pa, pb + <usize>((n0 + j) * K + k0 * NR) * 4, kc, mr, min<i32>(NR, nc - j), k0 > 0, tmp);
         }
       }
+    }
+  }
+}
+
+/**
+ * c[0:N] = a[0:K] · B for one row (decoding one token), B packed by pack_b over depth K. The tile
+ * would compute MR rows to keep one; this walks 4 panels (32 outputs) at a time with 8 accumulators
+ * and one splat of a[k], bound by reading B. Each KC block is summed from zero and added to c, the
+ * tile path's order, so one row gives the same bits either way. tmp: NR floats for a partial panel.
+ */
+function gemv_packed(c: usize, a: usize, pb: usize, tmp: usize, K: i32, N: i32): void {
+  const panels = (N + NR - 1) / NR;
+  const pstride = <usize>K * NR * 4;   // bytes between panels
+  for (let k0 = 0; k0 < K; k0 += KC) {
+    const kc = min<i32>(KC, K - k0);
+    const add = k0 > 0;
+    let p = 0;
+    for (; p + 4 <= panels && (p + 4) * NR <= N; p += 4) {
+      let vacc0 = f32x4.splat(0), vacc1 = vacc0, vacc2 = vacc0, vacc3 = vacc0;
+      let vacc4 = vacc0, vacc5 = vacc0, vacc6 = vacc0, vacc7 = vacc0;
+      let b = pb + <usize>p * pstride + <usize>(k0 * NR) * 4;
+      let x = a + (<usize>k0 << 2);
+      for (let k = 0; k < kc; k++) {
+        const va = v128.load32_splat(x);
+        vacc0 = vmadd(va, v128.load(b), vacc0);
+        vacc1 = vmadd(va, v128.load(b, 16), vacc1);
+        vacc2 = vmadd(va, v128.load(b + pstride), vacc2);
+        vacc3 = vmadd(va, v128.load(b + pstride, 16), vacc3);
+        vacc4 = vmadd(va, v128.load(b + 2 * pstride), vacc4);
+        vacc5 = vmadd(va, v128.load(b + 2 * pstride, 16), vacc5);
+        vacc6 = vmadd(va, v128.load(b + 3 * pstride), vacc6);
+        vacc7 = vmadd(va, v128.load(b + 3 * pstride, 16), vacc7);
+        x += 4;
+        b += NR * 4;
+      }
+      const y = c + <usize>(p * NR) * 4;
+      if (add) {
+        vacc0 = f32x4.add(v128.load(y), vacc0); vacc1 = f32x4.add(v128.load(y, 16), vacc1);
+        vacc2 = f32x4.add(v128.load(y, 32), vacc2); vacc3 = f32x4.add(v128.load(y, 48), vacc3);
+        vacc4 = f32x4.add(v128.load(y, 64), vacc4); vacc5 = f32x4.add(v128.load(y, 80), vacc5);
+        vacc6 = f32x4.add(v128.load(y, 96), vacc6); vacc7 = f32x4.add(v128.load(y, 112), vacc7);
+      }
+      v128.store(y, vacc0); v128.store(y, vacc1, 16); v128.store(y, vacc2, 32); v128.store(y, vacc3, 48);
+      v128.store(y, vacc4, 64); v128.store(y, vacc5, 80); v128.store(y, vacc6, 96); v128.store(y, vacc7, 112);
+    }
+    for (; p < panels; p++) {
+      let vacc0 = f32x4.splat(0), vacc1 = vacc0;
+      let b = pb + <usize>p * pstride + <usize>(k0 * NR) * 4;
+      let x = a + (<usize>k0 << 2);
+      for (let k = 0; k < kc; k++) {
+        const va = v128.load32_splat(x);
+        vacc0 = vmadd(va, v128.load(b), vacc0);
+        vacc1 = vmadd(va, v128.load(b, 16), vacc1);
+        x += 4;
+        b += NR * 4;
+      }
+      v128.store(tmp, vacc0);
+      v128.store(tmp, vacc1, 16);
+      store_edge(c + <usize>(p * NR) * 4, 0, tmp, 1, min<i32>(NR, N - p * NR), add);
     }
   }
 }
