@@ -12,7 +12,8 @@
 // NaN propagates (t is NaN); −Infinity gives 0.
 //
 // The scalar `expf_p5` performs the same f32 operations in the same order as one lane of
-// `vexp_p5`, so a scalar tail gives bit-identical results to the vector body.
+// `vexp_p5`, so a scalar tail gives bit-identical results to the vector body (in the relaxed build
+// the vector body fuses multiply-adds, so there the two may differ in the last bit).
 
 // @ts-ignore: decorator
 @inline const LOG2E: f32 = reinterpret<f32>(0x3FB8AA3B);        // 0x1.715476p+0
@@ -35,20 +36,27 @@
 // @ts-ignore: decorator
 @inline const DENORM_CUTOFF: f32 = reinterpret<f32>(0xC2AEAC4F); // −0x1.5D589Ep6 = ln(FLT_MIN)
 
+/** a·b + c: mul then add (plain SIMD: two roundings, the same in every engine), or relaxed madd. */
+// @ts-ignore: decorator
+@inline function vfma(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
 /** exp(x) for each lane, x ≤ 0 (valid up to x ≈ 88 too). */
 // @ts-ignore: decorator
 @inline export function vexp_p5(vx: v128): v128 {
-  let vn = f32x4.add(f32x4.mul(vx, f32x4.splat(LOG2E)), f32x4.splat(MAGIC_BIAS));
+  let vn = vfma(vx, f32x4.splat(LOG2E), f32x4.splat(MAGIC_BIAS));
   const vs = i32x4.shl(vn, 23);
   vn = f32x4.sub(vn, f32x4.splat(MAGIC_BIAS));
-  let vt = f32x4.add(f32x4.mul(vn, f32x4.splat(MINUS_LN2_HI)), vx);
-  vt = f32x4.add(f32x4.mul(vn, f32x4.splat(MINUS_LN2_LO)), vt);
-  let vp = f32x4.add(f32x4.mul(f32x4.splat(C5), vt), f32x4.splat(C4));
-  vp = f32x4.add(f32x4.mul(vp, vt), f32x4.splat(C3));
-  vp = f32x4.add(f32x4.mul(vp, vt), f32x4.splat(C2));
-  vp = f32x4.add(f32x4.mul(vp, vt), f32x4.splat(C1));
+  let vt = vfma(vn, f32x4.splat(MINUS_LN2_HI), vx);
+  vt = vfma(vn, f32x4.splat(MINUS_LN2_LO), vt);
+  let vp = vfma(f32x4.splat(C5), vt, f32x4.splat(C4));
+  vp = vfma(vp, vt, f32x4.splat(C3));
+  vp = vfma(vp, vt, f32x4.splat(C2));
+  vp = vfma(vp, vt, f32x4.splat(C1));
   vt = f32x4.mul(vt, vs);
-  const vf = f32x4.add(f32x4.mul(vt, vp), vs);
+  const vf = vfma(vt, vp, vs);
   return v128.andnot(vf, f32x4.lt(vx, f32x4.splat(DENORM_CUTOFF)));
 }
 
