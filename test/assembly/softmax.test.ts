@@ -4,7 +4,7 @@
 // Shapes: rows × cols, cols named after the f32x4 lanes (4) and the 2-vector body (8).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { ODD_SIZES, assertClose, randn, rng } from "../helpers.js";
+import { BUILD, ODD_SIZES, assertClose, randn, rng } from "../helpers.js";
 import { refSoftmax } from "../reference.js";
 import { runtime } from "../../src/wasm.js";
 import { type Guarded, guarded, tile } from "../support.js";
@@ -144,7 +144,9 @@ test("exp_f32: exp(−Infinity) = 0, NaN → NaN, 0 below −87.34, in body lane
   for (let i = special.length; i < tailAt; i++) assert.ok(Math.abs(got[0][i] - Math.exp(-1)) / Math.exp(-1) <= 2e-7, `exp(−1) at ${i}`);
 });
 
-test("exp_f32: the scalar tail gives the same bits as a vector lane, n through ODD_SIZES", () => {
+// The relaxed build fuses the vector body's multiply-adds (its contract allows last-bit differences),
+// so there the tail is only required to be as accurate as the body.
+test(`exp_f32: the scalar tail gives ${BUILD === "relaxed" ? "the accuracy of" : "the same bits as"} a vector lane, n through ODD_SIZES`, () => {
   const vals = randn(rng(5), 64, -87, 0);
   const body = guarded(rt, (g) => expCall(g, vals, "exp n=64 (all vector lanes)"));
   for (const n of ODD_SIZES) {
@@ -152,7 +154,7 @@ test("exp_f32: the scalar tail gives the same bits as a vector lane, n through O
     const y = guarded(rt, (g) => expCall(g, x, `exp n=${tile(n, 4, "lanes")}`));
     for (let i = 0; i < n; i++) {
       const bits = new Uint32Array(new Float32Array([y[i], body[i]]).buffer);
-      assert.ok(bits[0] === bits[1], `n=${n} [${i}] (${i >= (n & ~3) ? "tail" : "body"}): ${y[i]} vs ${body[i]} in a vector lane`);
+      if (BUILD !== "relaxed") assert.ok(bits[0] === bits[1], `n=${n} [${i}] (${i >= (n & ~3) ? "tail" : "body"}): ${y[i]} vs ${body[i]} in a vector lane`);
     }
     assertClose(y, Array.from(x, Math.exp), 2e-7, `exp n=${n}`);
   }

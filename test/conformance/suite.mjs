@@ -1,0 +1,274 @@
+// Conformance suite: one file that runs unchanged in Node, Deno, Bun, Chromium and workerd, through
+// the public API only (the caller passes the module it imported as `api`). Every case builds its
+// inputs in code from a seed, checks its results against a float64 reference (or, for the KV
+// cache, against a full causal forward), and returns a digest of the exact output bits
+// (FNV-1a over the Float32Array bytes) and a few sample values, so that test/runtimes/ can compare
+// each runtime with Node bit for bit.
+//   Shapes: B batch, H heads, L query length, S key length, E query/key width, Ev value width;
+//   matmul M×K · K×N; MHA embedDim Em, numHeads H, numKVHeads Hkv.
+// Plain JavaScript, no imports, no runtime globals beyond ECMAScript (so no transpiler is needed),
+// and no Math.exp/sin/…  in the inputs (those may round differently between engines).
+
+/** mulberry32: a small seeded PRNG. Integer ops and one exact division: the same in every engine. */
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** n floats uniform in [lo, hi), rounded to f32. */
+function uniform(rand, n, lo = -1, hi = 1) {
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i++) x[i] = lo + (hi - lo) * rand();
+  return x;
+}
+
+function bits(rand, n, pOne) {
+  const x = new Uint8Array(n);
+  for (let i = 0; i < n; i++) x[i] = rand() < pOne ? 1 : 0;
+  return x;
+}
+
+const tensor = (data, shape) => ({ data, shape });
+
+/** FNV-1a (32-bit) over the bytes of each array in turn, as 8 hex digits. */
+export function fnv1a(arrays) {
+  let h = 0x811c9dc5;
+  for (const a of arrays) {
+    const b = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, "0");
+}
+
+/** Samples of the outputs: first, ⅓, ⅔ and last element of each (exact f32 values as numbers). */
+function samples(arrays) {
+  const out = [];
+  for (const a of arrays) {
+    if (a.length === 0) continue;
+    for (const i of [0, Math.floor(a.length / 3), Math.floor((2 * a.length) / 3), a.length - 1]) out.push(a[i]);
+  }
+  return out;
+}
+
+// ---- float64 references (plain loops, written for reading) ----
+
+/** C[b] = A[b]·B[b] with A [Ba, M, K] (or [K, M] per batch if tA), B [Bb, K, N] (or [N, K] if tB), batch broadcast from size 1. */
+function refMatmul(a, b, batch, aBatch, bBatch, M, K, N, tA = false, tB = false) {
+  const c = new Float64Array(batch * M * N);
+  for (let z = 0; z < batch; z++) {
+    const ao = (aBatch === 1 ? 0 : z) * M * K, bo = (bBatch === 1 ? 0 : z) * K * N;
+    for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += a[ao + (tA ? k * M + i : i * K + k)] * b[bo + (tB ? j * K + k : k * N + j)];
+      c[z * M * N + i * N + j] = s;
+    }
+  }
+  return c;
+}
+
+/** Row softmax over the last axis; an all -Infinity row gives zeros. */
+function refSoftmaxRow(s) {
+  let m = -Infinity;
+  for (const x of s) m = Math.max(m, x);
+  if (m === -Infinity) return s.map(() => 0);
+  const e = s.map((x) => Math.exp(x - m));
+  const sum = e.reduce((p, x) => p + x, 0);
+  return e.map((x) => x / sum);
+}
+
+/**
+ * SDPA per (batch·head) z: softmax(q·kᵀ·scale + mask(z,i,j)) · v; mask(z, i, j) returns a number to add
+ * (−Infinity drops). Causal is bottom-right: j ≤ i + S − L.
+ */
+function refSdpa(q, k, v, Z, L, S, E, Ev, scale, causal, mask) {
+  const o = new Float64Array(Z * L * Ev), w = new Float64Array(Z * L * S);
+  for (let z = 0; z < Z; z++) for (let i = 0; i < L; i++) {
+    const s = [];
+    for (let j = 0; j < S; j++) {
+      let d = 0;
+      for (let e = 0; e < E; e++) d += q[(z * L + i) * E + e] * k[(z * S + j) * E + e];
+      let x = d * scale + (mask ? mask(z, i, j) : 0);
+      if (causal && j > i + S - L) x = -Infinity;
+      s.push(x);
+    }
+    const p = refSoftmaxRow(s);
+    for (let j = 0; j < S; j++) {
+      w[(z * L + i) * S + j] = p[j];
+      for (let e = 0; e < Ev; e++) o[(z * L + i) * Ev + e] += p[j] * v[(z * S + j) * Ev + e];
+    }
+  }
+  return { o, w };
+}
+
+/** max |got − ref| / max(1, max |ref|); Infinity if a NaN shows up or the lengths differ. */
+function relDiff(got, ref) {
+  if (got.length !== ref.length) return Infinity;
+  let scale = 1, d = 0;
+  for (let i = 0; i < ref.length; i++) scale = Math.max(scale, Math.abs(ref[i]));
+  for (let i = 0; i < ref.length; i++) {
+    const x = Math.abs(got[i] - ref[i]);
+    if (Number.isNaN(x)) return Infinity;
+    d = Math.max(d, x);
+  }
+  return d / scale;
+}
+
+// ---- the cases: each returns { outputs: Float32Array[], diff: number, tol: number } ----
+
+const CASES = [
+  ["matmul_batch_broadcast", (api) => {   // [2, M, K] · [K, N], M=33 K=70 N=29: tails in every dim
+    const r = rng(1), M = 33, K = 70, N = 29;
+    const a = uniform(r, 2 * M * K), b = uniform(r, K * N);
+    const c = api.matmul(tensor(a, [2, M, K]), tensor(b, [K, N]));
+    return { outputs: [c.data], diff: relDiff(c.data, refMatmul(a, b, 2, 2, 1, M, K, N)), tol: 1e-5 };
+  }],
+  ["matmul_transposed", (api) => {   // x·Wᵀ (a Linear layer) and aᵀ·b, M=5 K=64 N=48
+    const r = rng(2), M = 5, K = 64, N = 48;
+    const x = uniform(r, M * K), w = uniform(r, N * K), at = uniform(r, K * M), b = uniform(r, K * N);
+    const c1 = api.matmul(tensor(x, [M, K]), tensor(w, [N, K]), { transposeB: true });
+    const c2 = api.matmul(tensor(at, [K, M]), tensor(b, [K, N]), { transposeA: true });
+    const diff = Math.max(relDiff(c1.data, refMatmul(x, w, 1, 1, 1, M, K, N, false, true)), relDiff(c2.data, refMatmul(at, b, 1, 1, 1, M, K, N, true, false)));
+    return { outputs: [c1.data, c2.data], diff, tol: 1e-5 };
+  }],
+  ["softmax_rows", (api) => {   // [7, 67] in 90…100 (exp would overflow without the max), one row all -Infinity
+    const r = rng(3), rows = 7, cols = 67;
+    const x = uniform(r, rows * cols, 90, 100);
+    x.fill(-Infinity, 4 * cols, 5 * cols);
+    const y = api.softmax(tensor(x, [rows, cols]));
+    const ref = [];
+    for (let i = 0; i < rows; i++) ref.push(...refSoftmaxRow(Array.from(x.subarray(i * cols, (i + 1) * cols))));
+    return { outputs: [y.data], diff: relDiff(y.data, ref), tol: 1e-5 };
+  }],
+  ["sdpa_plain", (api) => {   // [B=2, H=3, L=45, E=24] over S=37, Ev=20: two 40-row blocks
+    const r = rng(4), B = 2, H = 3, L = 45, S = 37, E = 24, Ev = 20;
+    const q = uniform(r, B * H * L * E), k = uniform(r, B * H * S * E), v = uniform(r, B * H * S * Ev);
+    const { output } = api.scaledDotProductAttention(tensor(q, [B, H, L, E]), tensor(k, [B, H, S, E]), tensor(v, [B, H, S, Ev]));
+    const { o } = refSdpa(q, k, v, B * H, L, S, E, Ev, 1 / Math.sqrt(E), false, null);
+    return { outputs: [output.data], diff: relDiff(output.data, o), tol: 1e-5 };
+  }],
+  ["sdpa_causal_weights", (api) => {   // causal with L=41 < S=53 (bottom-right), returnWeights
+    const r = rng(5), H = 2, L = 41, S = 53, E = 16, Ev = 12;
+    const q = uniform(r, H * L * E), k = uniform(r, H * S * E), v = uniform(r, H * S * Ev);
+    const { output, weights } = api.scaledDotProductAttention(tensor(q, [H, L, E]), tensor(k, [H, S, E]), tensor(v, [H, S, Ev]), { causal: true, returnWeights: true });
+    const { o, w } = refSdpa(q, k, v, H, L, S, E, Ev, 1 / Math.sqrt(E), true, null);
+    return { outputs: [output.data, weights.data], diff: Math.max(relDiff(output.data, o), relDiff(weights.data, w)), tol: 1e-5 };
+  }],
+  ["sdpa_bool_mask", (api) => {   // Uint8Array mask [L, S] broadcast over [B, H]; query row 2 fully masked → zeros
+    const r = rng(6), B = 2, H = 2, L = 9, S = 23, E = 8, Ev = 8;
+    const q = uniform(r, B * H * L * E), k = uniform(r, B * H * S * E), v = uniform(r, B * H * S * Ev);
+    const m = bits(r, L * S, 0.6);
+    m.fill(0, 2 * S, 3 * S);
+    const { output, weights } = api.scaledDotProductAttention(tensor(q, [B, H, L, E]), tensor(k, [B, H, S, E]), tensor(v, [B, H, S, Ev]),
+      { mask: tensor(m, [L, S]), returnWeights: true });
+    const { o, w } = refSdpa(q, k, v, B * H, L, S, E, Ev, 1 / Math.sqrt(E), false, (z, i, j) => (m[i * S + j] ? 0 : -Infinity));
+    return { outputs: [output.data, weights.data], diff: Math.max(relDiff(output.data, o), relDiff(weights.data, w)), tol: 1e-5 };
+  }],
+  ["sdpa_float_mask_causal_scale", (api) => {   // additive f32 mask [B, 1, L, S] (some −Infinity) + causal + scale 0.3
+    const r = rng(7), B = 2, H = 3, L = 17, S = 17, E = 5, Ev = 7;
+    const q = uniform(r, B * H * L * E), k = uniform(r, B * H * S * E), v = uniform(r, B * H * S * Ev);
+    const m = uniform(r, B * L * S, -2, 2);
+    for (let i = 0; i < m.length; i += 5) m[i] = -Infinity;
+    const { output } = api.scaledDotProductAttention(tensor(q, [B, H, L, E]), tensor(k, [B, H, S, E]), tensor(v, [B, H, S, Ev]),
+      { mask: tensor(m, [B, 1, L, S]), causal: true, scale: 0.3 });
+    const { o } = refSdpa(q, k, v, B * H, L, S, E, Ev, 0.3, true, (z, i, j) => m[(Math.floor(z / H) * L + i) * S + j]);
+    return { outputs: [output.data], diff: relDiff(output.data, o), tol: 1e-5 };
+  }],
+  ["sdpa_decode_step", (api) => {   // one query over S=70 keys (causal: sees all), [H=4, 1, 32]
+    const r = rng(8), H = 4, L = 1, S = 70, E = 32, Ev = 32;
+    const q = uniform(r, H * L * E), k = uniform(r, H * S * E), v = uniform(r, H * S * Ev);
+    const { output } = api.scaledDotProductAttention(tensor(q, [H, L, E]), tensor(k, [H, S, E]), tensor(v, [H, S, Ev]), { causal: true });
+    const { o } = refSdpa(q, k, v, H, L, S, E, Ev, 1 / Math.sqrt(E), true, null);
+    return { outputs: [output.data], diff: relDiff(output.data, o), tol: 1e-5 };
+  }],
+  ["mha_self_padding_weights", (api) => {   // Em=32, H=4, seeded weights, key padding mask, averaged weights
+    const r = rng(9), B = 2, L = 11, Em = 32;
+    const mha = new api.MultiHeadAttention({ embedDim: Em, numHeads: 4, seed: 42 });
+    try {
+      const x = uniform(r, B * L * Em);
+      const pad = new Uint8Array(B * L);
+      pad.fill(1, L - 3, L);   // batch 0: last 3 positions are padding
+      const { output, weights } = mha.forward(tensor(x, [B, L, Em]), undefined, undefined, { keyPaddingMask: tensor(pad, [B, L]), needWeights: true });
+      let diff = 0;   // each weights row sums to 1 and puts nothing on padding
+      for (let row = 0; row < B * L; row++) {
+        let s = 0;
+        for (let j = 0; j < L; j++) s += weights.data[row * L + j];
+        diff = Math.max(diff, Math.abs(s - 1));
+      }
+      for (let i = 0; i < L; i++) for (let j = L - 3; j < L; j++) diff = Math.max(diff, Math.abs(weights.data[i * L + j]));
+      return { outputs: [output.data, weights.data], diff: Number.isFinite(relDiff(output.data, output.data)) ? diff : Infinity, tol: 1e-5 };
+    } finally { mha.dispose(); }
+  }],
+  ["mha_cross_gqa", (api) => {   // cross-attention, Em=24 H=6 Hkv=2 (GQA), kdim=10 vdim=14, attnMask [L, S]
+    const r = rng(10), B = 2, L = 7, S = 13, Em = 24;
+    const mha = new api.MultiHeadAttention({ embedDim: Em, numHeads: 6, numKVHeads: 2, kdim: 10, vdim: 14, seed: 7 });
+    try {
+      const xq = uniform(r, B * L * Em), xk = uniform(r, B * S * 10), xv = uniform(r, B * S * 14);
+      const m = bits(r, L * S, 0.8);
+      for (let i = 0; i < L; i++) m[i * S] = 1;   // every row keeps key 0
+      const { output } = mha.forward(tensor(xq, [B, L, Em]), tensor(xk, [B, S, 10]), tensor(xv, [B, S, 14]), { attnMask: tensor(m, [L, S]) });
+      return { outputs: [output.data], diff: relDiff(output.data, output.data), tol: 0 };   // finite; values checked by digest
+    } finally { mha.dispose(); }
+  }],
+  ["mha_kv_cache", (api) => {   // Em=32 H=4: a 6-token prefix, then 3 single-token steps == one causal forward over 9
+    const r = rng(11), B = 2, T = 9, P = 6, Em = 32;
+    const mha = new api.MultiHeadAttention({ embedDim: Em, numHeads: 4, seed: 3 });
+    try {
+      const x = uniform(r, B * T * Em);
+      const rows = (t0, t1) => {   // x[:, t0:t1, :]
+        const out = new Float32Array(B * (t1 - t0) * Em);
+        for (let b = 0; b < B; b++) out.set(x.subarray((b * T + t0) * Em, (b * T + t1) * Em), b * (t1 - t0) * Em);
+        return tensor(out, [B, t1 - t0, Em]);
+      };
+      const full = mha.forward(tensor(x, [B, T, Em]), undefined, undefined, { causal: true }).output.data;
+      const cache = mha.createCache({ batch: B, maxLength: T });
+      const steps = [mha.forward(rows(0, P), undefined, undefined, { cache }).output.data];
+      for (let t = P; t < T; t++) steps.push(mha.forward(rows(t, t + 1), undefined, undefined, { cache }).output.data);
+      const stitched = new Float32Array(B * T * Em);   // the step outputs put back in [B, T, Em] order
+      for (let b = 0; b < B; b++) {
+        stitched.set(steps[0].subarray(b * P * Em, (b + 1) * P * Em), b * T * Em);
+        for (let t = P; t < T; t++) stitched.set(steps[t - P + 1].subarray(b * Em, (b + 1) * Em), (b * T + t) * Em);
+      }
+      return { outputs: [full, ...steps], diff: cache.length === T ? relDiff(stitched, full) : Infinity, tol: 1e-5 };
+    } finally { mha.dispose(); }
+  }],
+];
+
+export const CASE_NAMES = CASES.map(([name]) => name);
+
+/**
+ * Runs every case under each build. `sourceFor(build)`, if given, is passed to init as the
+ * kernels' source (a URL, bytes or a Module); otherwise the entry's default is used.
+ * Returns { builds: [{ build, info, cases: [{ name, digest, n, samples, diff, tol, ok, error? }] } | { build, error, errorName }] }.
+ */
+export async function runConformance(api, builds, sourceFor) {
+  const result = { builds: [] };
+  for (const build of builds) {
+    let info;
+    try {
+      info = await api.init(sourceFor ? { build, source: await sourceFor(build) } : { build });
+    } catch (e) {
+      result.builds.push({ build, error: `init: ${e && e.stack || e}`, errorName: e && e.name });
+      continue;
+    }
+    const cases = [];
+    for (const [name, fn] of CASES) {
+      try {
+        const { outputs, diff, tol } = fn(api);
+        cases.push({
+          name, digest: fnv1a(outputs), n: outputs.reduce((s, a) => s + a.length, 0), samples: samples(outputs),
+          diff, tol, ok: diff <= tol,
+        });
+      } catch (e) {
+        cases.push({ name, ok: false, error: String(e && e.stack || e) });
+      }
+    }
+    result.builds.push({ build, info, cases });
+  }
+  return result;
+}
