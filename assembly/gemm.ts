@@ -22,7 +22,7 @@
 // @ts-ignore: decorator
 @inline export const NR: i32 = 8;
 // @ts-ignore: decorator
-@inline export const KC: i32 = 256;
+@inline export const KC: i32 = 512;
 // @ts-ignore: decorator
 @inline export const NC: i32 = 512;
 
