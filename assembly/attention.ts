@@ -133,9 +133,12 @@ export function attention_f32(
 function row_numerators(row: usize, i: i32, jrow: i32, jend: i32, masks: usize, nmasks: i32, scale: f32): f32 {
   if (jrow < jend) memory.fill(row + (<usize>jrow << 2), 0, <usize>(jend - jrow) << 2);
   if (jrow == 0) return 0;
-  // Without masks and with scale > 0, max(s·scale) = max(s)·scale: the scale folds into the exp pass.
+  // Without masks and with scale > 0, max(s·scale) = max(s)·scale: the scale folds into the exp pass,
+  // as exp((s − max)·scale). s − max can overflow to −Infinity only when |s − max| > FLT_MAX; then
+  // the true term exp(−|s − max|·scale) is below f32's range anyway (flushed to 0) when
+  // scale ≥ 1e-36 (FLT_MAX·1e-36 ≈ 340 > 87.3). Smaller scales take the unfolded path.
   let escale = scale;
-  if (nmasks != 0 || !(scale > 0)) {
+  if (nmasks != 0 || !(scale >= 1e-36)) {
     scale_row(row, jrow, scale);
     for (let m = 0; m < nmasks; m++) {
       const d = masks + <usize>(m << 4);

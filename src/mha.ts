@@ -138,23 +138,25 @@ export class MultiHeadAttention {
     const Ekv = Hkv * this.headDim;
 
     this.rt = runtime(fn);
-    const k = this.rt.kernels;
-    const bytes = [[E, E], [Ekv, this.kdim], [Ekv, this.vdim], [E, E]].reduce((a, [o, i]) => a + k.packed_b_bytes(i, o), 0)
-      + (this.bias ? (2 * E + 2 * Ekv) * 4 : 0);
+    // Packed W[out, in]: ⌈out/8⌉ panels of in×8 floats (pack_b_f32's layout), sized here in JS
+    // doubles so that no size wraps.
+    const packedBytes = (out: number, inp: number) => Math.ceil(out / 8) * 8 * inp * 4;
+    const bytes = [[E, E], [Ekv, this.kdim], [Ekv, this.vdim], [E, E]].reduce((a, [o, i]) => a + packedBytes(o, i), 0)
+      + (this.bias ? (2 * E + 2 * Ekv) * 4 : 0) + (3 * E + 2 * Ekv) * E * 4;   // + the initial weights copied in
     checkFits(fn, bytes, "the weights");
     try {
-      const pack = (out: number, inp: number): Packed => ({ ptr: this.alloc(k.packed_b_bytes(inp, out)), out, in: inp });
+      const pack = (out: number, inp: number): Packed => ({ ptr: this.alloc(packedBytes(out, inp)), out, in: inp });
       this.wq = pack(E, E);
       this.wk = pack(Ekv, this.kdim);
       this.wv = pack(Ekv, this.vdim);
       this.wo = pack(E, E);
       this.bIn = this.bias ? this.alloc((E + 2 * Ekv) * 4) : 0;
       this.bOut = this.bias ? this.alloc(E * 4) : 0;
+      this.loadWeights(this.initialWeights(seed));
     } catch (e) {
       this.freeAll();
       throw e;
     }
-    this.loadWeights(this.initialWeights(seed));
   }
 
   private alloc(bytes: number): number {
@@ -263,6 +265,7 @@ export class MultiHeadAttention {
    */
   stateDict(prefix = ""): Record<string, Tensor> {
     this.live("MultiHeadAttention.stateDict");
+    if (typeof prefix !== "string") throw typeError("MultiHeadAttention.stateDict", "prefix", "a string", prefix);
     const E = this.embedDim, Ekv = this.numKVHeads * this.headDim;
     const d: Record<string, Tensor> = {};
     const [q, k, v, o] = [this.wq, this.wk, this.wv, this.wo].map((p) => this.unpack(p));
@@ -425,6 +428,9 @@ export class MultiHeadAttention {
       if (cache.length + L > cache.maxLength) {
         throw rangeError(fn, "query length", `fit in the cache: ${cache.length} cached + ${L} new ≤ maxLength = ${cache.maxLength}`, `${cache.length + L} positions`);
       }
+    }
+    if (key === undefined && (this.kdim !== E || this.vdim !== E)) {
+      throw new TypeError(`${fn}: self-attention (key and value omitted${cache ? ", as with a cache" : ""}) needs kdim = vdim = embedDim = ${E}; this instance has kdim = ${this.kdim}, vdim = ${this.vdim}: give key and value`);
     }
     let Kx: Tensor | null = null, Vx: Tensor | null = null;
     let S = cache ? cache.length + L : L;

@@ -55,12 +55,14 @@ export function product(dims: readonly number[]): number {
 /** Checks a shape: an array of non-negative safe integers. */
 export function checkShape(fn: string, arg: string, shape: unknown): number[] {
   if (!Array.isArray(shape)) throw typeError(fn, `${arg}.shape`, "an array of non-negative integers", shape);
-  for (let i = 0; i < shape.length; i++) {
-    const d = shape[i];
+  // Copy first, then check the copy: each element is read once (a getter or Proxy cannot change it after).
+  const s: unknown[] = Array.prototype.slice.call(shape);
+  for (let i = 0; i < s.length; i++) {
+    const d = s[i];
     if (typeof d !== "number") throw typeError(fn, `${arg}.shape[${i}]`, "a number", d);
     if (!Number.isSafeInteger(d) || d < 0) throw rangeError(fn, `${arg}.shape[${i}]`, "be a non-negative integer", d);
   }
-  return shape.slice();
+  return s as number[];
 }
 
 /**

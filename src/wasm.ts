@@ -99,9 +99,13 @@ function isResponse(x: unknown): x is Response {
 
 function checkInitOptions(fn: string, opts: unknown): InitOptions {
   if (opts === undefined) return {};
-  if (typeof opts !== "object" || opts === null || opts instanceof WebAssembly.Module || ArrayBuffer.isView(opts) ||
-      opts instanceof ArrayBuffer || isResponse(opts) || opts instanceof URL) {
+  if (typeof opts === "string" || opts instanceof WebAssembly.Module || ArrayBuffer.isView(opts) ||
+      opts instanceof ArrayBuffer || isResponse(opts) || opts instanceof URL ||
+      (typeof opts === "object" && opts !== null && typeof (opts as Promise<unknown>).then === "function")) {
     return { source: opts as WasmSource };   // init(source) shorthand
+  }
+  if (typeof opts !== "object" || opts === null) {
+    throw new TypeError(`${fn}: options must be { relaxedSimd?, build?, source? } or a source (a WebAssembly.Module, bytes, a Response or a URL); got ${describe(opts)}`);
   }
   for (const k of Object.keys(opts)) {
     if (!INIT_KEYS.includes(k)) throw new TypeError(`${fn}: unknown option ${JSON.stringify(k)}; known options are ${INIT_KEYS.join(", ")}`);
@@ -147,7 +151,13 @@ export function initWith(dflt: DefaultSource, opts?: InitOptions | WasmSource): 
   const build = o.build ?? chooseBuild(o.relaxedSimd ?? false);
   if (o.source === undefined) {
     const have = loaded.get(build);
-    if (have) { current = have; return Promise.resolve(have.info); }
+    if (have) {
+      // The last call decides: a load still under way for another build must not take over.
+      current = have;
+      pending = null;
+      pendingBuild = null;
+      return Promise.resolve(have.info);
+    }
     if (pending && pendingBuild === build) return pending.then((r) => r.info);
   }
   pendingBuild = build;
@@ -173,7 +183,7 @@ export function initSyncWith(dflt: DefaultSource, opts?: InitOptions | WasmSourc
   const o = checkInitOptions("initSync", opts);
   const build = o.build ?? chooseBuild(o.relaxedSimd ?? false);
   const have = o.source === undefined ? loaded.get(build) : undefined;
-  if (have) { current = have; return have.info; }
+  if (have) { current = have; pending = null; pendingBuild = null; return have.info; }
   const src = o.source ?? dflt(build);
   if (!(src instanceof WebAssembly.Module || src instanceof ArrayBuffer || ArrayBuffer.isView(src))) {
     throw new TypeError(`initSync: source must be a WebAssembly.Module, an ArrayBuffer or a typed array; got ${describe(src)} (use init() for URLs, Responses and promises)`);
@@ -183,6 +193,7 @@ export function initSyncWith(dflt: DefaultSource, opts?: InitOptions | WasmSourc
   current = makeRuntime(exports as Record<string, unknown>, memory, build);
   loaded.set(build, current);
   pending = null;
+  pendingBuild = null;
   return current.info;
 }
 

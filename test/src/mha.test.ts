@@ -239,7 +239,8 @@ test("bias: false (no biases anywhere): self, cross, GQA", () => {
     assert.is(m.ref.bq, undefined);
     const cross = c.kdim !== undefined;
     expectForward(m, ...inputs(m, rand, 3, 5, 9, cross), { needWeights: true }, JSON.stringify(c));
-    expectForward(m, ...inputs(m, rand, 1, 17, 17, false), { causal: true }, `${JSON.stringify(c)} causal self`);
+    // Causal self-attention where the instance can self-attend (kdim = vdim = E); else causal cross-attention.
+    expectForward(m, ...inputs(m, rand, 1, 17, 17, cross), { causal: true }, `${JSON.stringify(c)} causal ${cross ? "cross" : "self"}`);
     m.mha.dispose();
   }
 });
