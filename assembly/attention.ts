@@ -51,8 +51,8 @@ export function attention_f32(
   masks: usize, nmasks: i32, scratch: usize,
   L: i32, S: i32, E: i32, Ev: i32, scale: f32, causal: i32,
 ): void {
-  assert(L > 0 && S > 0 && E > 0 && Ev >= 0);
-  assert((scratch & 15) == 0);
+  assert(L > 0 && S > 0 && E > 0 && Ev >= 0, "attention_f32: L, S, E must be >= 1 and Ev >= 0");
+  assert((scratch & 15) == 0, "attention_f32: scratch must be 16-byte aligned");
   if (L <= DIRECT_L) {
     attention_direct(o, ldo, w, ldw, q, ldq, k, ldk, v, ldv, masks, nmasks, scratch, L, S, E, Ev, scale, causal);
     return;

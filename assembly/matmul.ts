@@ -16,8 +16,8 @@ export function matmul_f32(
   bias: usize, scratch: usize,
   M: i32, K: i32, N: i32,
 ): void {
-  assert(M > 0 && K > 0 && N > 0 && ldc >= N);
-  assert((scratch & 15) == 0);
+  assert(M > 0 && K > 0 && N > 0 && ldc >= N, "matmul_f32: M, K, N must be >= 1 and ldc >= N");
+  assert((scratch & 15) == 0, "matmul_f32: scratch must be 16-byte aligned");
   gemm(c, ldc, a, a_rs, a_cs, b, b_rs, b_cs, scratch, M, K, N, false);
   if (bias != 0) add_bias_rows(c, ldc, bias, M, N);
 }
@@ -51,7 +51,7 @@ export function packed_b_bytes(K: i32, N: i32): f64 {
  * weights kept resident (e.g. a Linear weight W[out, in] as B = Wᵀ: b_rs = 1, b_cs = in).
  */
 export function pack_b_f32(pb: usize, b: usize, b_rs: i32, b_cs: i32, K: i32, N: i32): void {
-  assert(K > 0 && N > 0);
+  assert(K > 0 && N > 0, "pack_b_f32: K and N must be >= 1");
   pack_b(pb, b, b_rs, b_cs, K, N);
 }
 
@@ -62,8 +62,8 @@ export function gemm_packed_f32(
   pb: usize, bias: usize, scratch: usize,
   M: i32, K: i32, N: i32,
 ): void {
-  assert(M > 0 && K > 0 && N > 0 && ldc >= N);
-  assert((scratch & 15) == 0);
+  assert(M > 0 && K > 0 && N > 0 && ldc >= N, "gemm_packed_f32: M, K, N must be >= 1 and ldc >= N");
+  assert((scratch & 15) == 0, "gemm_packed_f32: scratch must be 16-byte aligned");
   gemm_packed(c, ldc, a, a_rs, a_cs, pb, scratch, M, K, N);
   if (bias != 0) add_bias_rows(c, ldc, bias, M, N);
 }

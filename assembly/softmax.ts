@@ -10,7 +10,7 @@ import { vexp_p5, expf_p5 } from "./simd/exp";
 import { hsum, hmax } from "./simd/reduce";
 
 export function softmax_rows_f32(y: usize, x: usize, rows: i32, cols: i32): void {
-  assert(rows > 0 && cols > 0);
+  assert(rows > 0 && cols > 0, "softmax_rows_f32: rows and cols must be >= 1");
   for (let r = 0; r < rows; r++) {
     const off = <usize>r * <usize>cols * 4;
     softmax_row(y + off, x + off, cols);

@@ -1,5 +1,5 @@
 // Builds the CommonJS entry for `require("wasm-attention")`: dist/cjs/index.cjs, one esbuild bundle
-// of src/index.ts (embedded bytes; @assemblyscript/loader stays a dependency), and its types:
+// of src/index.ts (embedded bytes, no dependencies), and its types:
 // dist/cjs/*.d.cts, copies of tsc's dist/*.d.ts with "./x.js" specifiers turned into "./x.cjs".
 // Run after tsc (npm run build does). The CJS copy keeps its own state: init() it separately.
 import { build } from "esbuild";
@@ -16,7 +16,7 @@ await build({
   entryPoints: [join(root, "src", "index.ts")],
   outfile: join(out, "index.cjs"),
   bundle: true, format: "cjs", platform: "neutral", target: "es2022",
-  external: ["@assemblyscript/loader"], logLevel: "warning",
+  logLevel: "warning",
 });
 
 for (const f of readdirSync(dist, { recursive: true })) {

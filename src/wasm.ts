@@ -1,7 +1,6 @@
 // Loading the kernels in any runtime: init()/initSync() over bytes | URL | Response | Module.
 // The entry points (index.ts: embedded bytes; later a workerd entry with an imported Module) pass
 // their default source in; this file has no runtime-specific imports.
-import { instantiate, instantiateSync } from "@assemblyscript/loader";
 import { KERNEL_NAMES, type Kernels } from "./abi.js";
 import { Heap } from "./memory.js";
 import { describe } from "./validate.js";
@@ -131,8 +130,36 @@ function makeRuntime(exports: Record<string, unknown>, memory: WebAssembly.Memor
   return { kernels, heap, info };
 }
 
+/** An AssemblyScript string at ptr: UTF-16 code units, its byte length in the 4 bytes before it. */
+function readString(memory: WebAssembly.Memory, ptr: number): string {
+  if (ptr < 4 || ptr >= memory.buffer.byteLength) return "";
+  const bytes = new Uint32Array(memory.buffer, (ptr - 4) & ~3, 1)[0];
+  const units = new Uint16Array(memory.buffer, ptr, Math.min(bytes, memory.buffer.byteLength - ptr) >>> 1);
+  let s = "";
+  for (let i = 0; i < units.length; i += 4096) s += String.fromCharCode(...units.subarray(i, i + 4096));
+  return s;
+}
+
+/**
+ * The module's imports: its memory, and (used by the debug build only) env.abort, which turns a
+ * failed kernel assertion into an Error naming the message, file, line and column.
+ */
 function imports(memory: WebAssembly.Memory) {
-  return { env: { memory } };
+  const abort = (msg: number, file: number, line: number, col: number): never => {
+    throw new Error(`abort: ${readString(memory, msg)} at ${readString(memory, file)}:${line}:${col}`);
+  };
+  return { env: { memory, abort } };
+}
+
+/** Compile (if needed) and instantiate; bytes compile asynchronously (browsers refuse large sync compiles). */
+async function instantiate(src: WebAssembly.Module | BufferSource, imp: WebAssembly.Imports): Promise<Record<string, unknown>> {
+  const module = src instanceof WebAssembly.Module ? src : await WebAssembly.compile(src);
+  return (await WebAssembly.instantiate(module, imp)).exports as Record<string, unknown>;
+}
+
+function instantiateSync(src: WebAssembly.Module | BufferSource, imp: WebAssembly.Imports): Record<string, unknown> {
+  const module = src instanceof WebAssembly.Module ? src : new WebAssembly.Module(src);
+  return new WebAssembly.Instance(module, imp).exports as Record<string, unknown>;
 }
 
 function newMemory(): WebAssembly.Memory {
@@ -168,8 +195,8 @@ export function initWith(dflt: DefaultSource, opts?: InitOptions | WasmSource): 
       if (!src.ok) throw new Error(`init: fetching the kernels failed: HTTP ${src.status} ${src.statusText} for ${src.url}`);
       src = await src.arrayBuffer();
     }
-    const { exports } = await instantiate(src as WebAssembly.Module | BufferSource, imports(memory));
-    return makeRuntime(exports as Record<string, unknown>, memory, build);
+    const exports = await instantiate(src as WebAssembly.Module | BufferSource, imports(memory));
+    return makeRuntime(exports, memory, build);
   })();
   pending = p;
   return p.then(
@@ -189,8 +216,8 @@ export function initSyncWith(dflt: DefaultSource, opts?: InitOptions | WasmSourc
     throw new TypeError(`initSync: source must be a WebAssembly.Module, an ArrayBuffer or a typed array; got ${describe(src)} (use init() for URLs, Responses and promises)`);
   }
   const memory = newMemory();
-  const { exports } = instantiateSync(src as WebAssembly.Module | BufferSource, imports(memory));
-  current = makeRuntime(exports as Record<string, unknown>, memory, build);
+  const exports = instantiateSync(src as WebAssembly.Module | BufferSource, imports(memory));
+  current = makeRuntime(exports, memory, build);
   loaded.set(build, current);
   pending = null;
   pendingBuild = null;
