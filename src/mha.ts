@@ -8,6 +8,7 @@
 // layout (pack_b_f32), so a forward copies only activations.
 import { checkFits, put, withFrame } from "./call.js";
 import { ADDITIVE, DROP_NONZERO, type MaskPlan, masksBytes, planMask, writeMasks } from "./masks.js";
+import { mulberry32 } from "./random.js";
 import { readSafetensors } from "./safetensors.js";
 import {
   type Mask, type Tensor, checkBool, checkInt, checkMask, checkOptions, checkTensor, fmtLength, fmtShape, product, rangeError, typeError,
@@ -72,18 +73,6 @@ export interface MultiHeadAttentionResult {
 const CONFIG_KEYS = ["embedDim", "numHeads", "numKVHeads", "kdim", "vdim", "bias", "seed"] as const;
 const WEIGHT_KEYS = ["inProjWeight", "qProjWeight", "kProjWeight", "vProjWeight", "inProjBias", "outProjWeight", "outProjBias"] as const;
 const FORWARD_KEYS = ["keyPaddingMask", "attnMask", "causal", "needWeights", "averageWeights", "cache"] as const;
-
-/** mulberry32 */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function uniform(rand: () => number, n: number, bound: number): Float32Array {
   const x = new Float32Array(n);
@@ -175,7 +164,7 @@ export class MultiHeadAttention {
    * else each separately), out_proj.weight as nn.Linear (uniform ±1/√E), zero biases.
    */
   private initialWeights(seed: number): MultiHeadAttentionWeights {
-    const rand = prng(seed);
+    const rand = mulberry32(seed);
     const E = this.embedDim, Ekv = this.numKVHeads * this.headDim;
     const w: MultiHeadAttentionWeights = { outProjWeight: new Float32Array(0) };
     if (this.packedInProj) {

@@ -2,21 +2,13 @@
 // build under test (WASM_ATTENTION_BUILD: "simd" or "debug"; scripts/test.mjs runs both).
 import * as assert from "uvu/assert";
 import { init, type BuildName } from "../src/index.js";
+import { mulberry32 } from "../src/random.js";
 
 export const BUILD = ((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.WASM_ATTENTION_BUILD ?? "simd") as BuildName;
 await init({ build: BUILD });
 
-/** mulberry32: a small seeded PRNG, so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (src/random.ts): a small seeded PRNG, so failures reproduce. */
+export const rng = mulberry32;
 
 /** n floats uniform in [lo, hi). */
 export function randn(rand: () => number, n: number, lo = -1, hi = 1): Float32Array {

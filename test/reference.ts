@@ -135,3 +135,21 @@ export function refMha(
   }
   return { out: refLinear(ctx, B * L, E, w.Wo, E, w.bo), w: a.w };
 }
+
+/**
+ * MultiHeadAttention.forward's masks as refMha takes them: key padding [B, S] → [B, 1, 1, S] (boolean:
+ * 1 = ignored, or additive); attnMask as given (it broadcasts right-aligned, so an unbatched
+ * [H, L, S]-broadcastable mask works against [1, H, L, S]).
+ */
+export function refMasks(
+  o: { keyPaddingMask?: { data: Uint8Array | Float32Array; shape: readonly number[] }; attnMask?: { data: Uint8Array | Float32Array; shape: readonly number[] } },
+  B: number, S: number,
+): RefMask[] {
+  const ms: RefMask[] = [];
+  if (o.keyPaddingMask) {
+    const bool = o.keyPaddingMask.data instanceof Uint8Array;
+    ms.push({ data: o.keyPaddingMask.data, shape: [B, 1, 1, S], bool, padding: bool });
+  }
+  if (o.attnMask) ms.push({ data: o.attnMask.data, shape: o.attnMask.shape, bool: o.attnMask.data instanceof Uint8Array });
+  return ms;
+}

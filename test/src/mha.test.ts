@@ -13,7 +13,7 @@ import {
   type MultiHeadAttentionWeights, type Tensor,
 } from "../../src/index.js";
 import { runtime } from "../../src/wasm.js";
-import { refMha, type RefMask, type RefMhaWeights } from "../reference.js";
+import { refMasks, refMha, type RefMask, type RefMhaWeights } from "../reference.js";
 
 const RTOL = 1e-5;
 const heapInUse = (): number => runtime("mha.test").heap.bytesInUse;
@@ -116,17 +116,6 @@ function averageOverHeads(w: ArrayLike<number>, B: number, H: number, n: number)
   const out = new Float64Array(B * n);
   for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < n; i++) out[b * n + i] += w[(b * H + h) * n + i] / H;
   return out;
-}
-
-/** The forward options' masks as refMha takes them (key padding [B, S] → [B, 1, 1, S]). */
-function refMasks(o: MultiHeadAttentionOptions, B: number, S: number): RefMask[] {
-  const ms: RefMask[] = [];
-  if (o.keyPaddingMask) {
-    const bool = o.keyPaddingMask.data instanceof Uint8Array;
-    ms.push({ data: o.keyPaddingMask.data, shape: [B, 1, 1, S], bool, padding: bool });
-  }
-  if (o.attnMask) ms.push({ data: o.attnMask.data, shape: o.attnMask.shape, bool: o.attnMask.data instanceof Uint8Array });
-  return ms;
 }
 
 /**

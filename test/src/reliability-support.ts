@@ -6,7 +6,8 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import * as assert from "uvu/assert";
-import { broadcastIndex, refAttention, refMatmul, refMha, refSoftmax, type RefMask, type RefMhaWeights } from "../reference.js";
+import { broadcastIndex, refAttention, refMasks, refMatmul, refMha, refSoftmax, type RefMask, type RefMhaWeights } from "../reference.js";
+export { refMasks };
 import { randn, rng } from "../helpers.js";
 import {
   MultiHeadAttention,
@@ -119,18 +120,6 @@ export function model(c: Partial<MhaCfg> & { E: number; H: number }, seed = 1): 
   const { weights, ref } = randomWeights(rng(seed * 7919 + 13), cfg);
   mha.loadWeights(weights);
   return { mha, cfg, ref, weights };
-}
-
-/** The forward options' masks as refMha takes them (key padding [B, S] → [B, 1, 1, S]). */
-export function refMasks(o: MultiHeadAttentionOptions, B: number, S: number): RefMask[] {
-  const ms: RefMask[] = [];
-  if (o.keyPaddingMask) {
-    const bool = o.keyPaddingMask.data instanceof Uint8Array;
-    ms.push({ data: o.keyPaddingMask.data, shape: [B, 1, 1, S], bool, padding: bool });
-  }
-  // attnMask broadcasts right-aligned, so an unbatched [H, L, S]-broadcastable mask works against [1, H, L, S]
-  if (o.attnMask) ms.push({ data: o.attnMask.data, shape: o.attnMask.shape, bool: o.attnMask.data instanceof Uint8Array });
-  return ms;
 }
 
 /**
