@@ -1,6 +1,6 @@
 // wasm-attention for Cloudflare Workers (workerd, wrangler, miniflare) and other runtimes that refuse
 // to compile WebAssembly from bytes ("Wasm code generation disallowed by embedder"). Picked by the
-// package's "workerd"/"worker" export conditions. The kernels are imported as modules, which those
+// package's "workerd" export condition. The kernels are imported as modules, which those
 // runtimes hand over already compiled; nothing here compiles bytes or reads import.meta.url.
 import simd from "../build/kernels.wasm";
 import debug from "../build/kernels.debug.wasm";

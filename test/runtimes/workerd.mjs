@@ -1,4 +1,4 @@
-// Cloudflare workerd: bundle a worker with esbuild as wrangler does (the "workerd"/"worker" export
+// Cloudflare workerd: bundle a worker with esbuild as wrangler does (wrangler's "workerd"/"worker"
 // conditions; every imported .wasm left as its own module), write a capnp config that declares the
 // bundle as an ES module and each .wasm as a wasm module (so workerd hands over a compiled
 // WebAssembly.Module), serve it on a free 127.0.0.1 port in its own process group, fetch, stop.
