@@ -11,23 +11,32 @@
 //   causal ≠ 0: query i sees key j only if j ≤ i + (S − L) (bottom-right aligned).
 //   A row with nothing to attend to gives zeros in O and W.
 //
-// Algorithm (exact two-pass softmax per row block; never materialises L×S):
+// Algorithm (one pass over the keys with an online softmax, per row block; never materialises L×S):
 //   1. pack Kᵀ into NR-column panels over S (depth E), and V into NR-column panels over Ev
 //      (depth S), once per call;
-//   2. for each block of BM query rows: scores[BM × S'] = Q_blk · Kᵀ (GEMM on the packed panels),
-//      where S' stops at the last key any row of the block may see (causal blocks skip the rest);
-//   3. per row: scale, masks, max, e = exp(s − max), Σe (softmax.ts);
-//   4. O_blk = E_blk · V (GEMM, depth S'), then each row × 1/Σe; W rows = e/Σe.
+//   2. for each block of BM query rows (Q rows packed once, they stay in L1), walk the keys in tiles
+//      of BN = KC, stopping at the last key any row of the block may see (causal blocks skip the rest):
+//      a. scores[BM × bn] = Q_blk · Kᵀ[:, tile] (GEMM on the packed panels);
+//      b. per row: scale, masks, tile max; running max m' = max(m, tile max); if m' > m the row's
+//         accumulator O_i and running sum l are rescaled by α = exp(m − m'); e = exp(s − m') in
+//         place, l += Σe (softmax.ts);
+//      c. O_blk += E · V[tile, :] (GEMM);
+//   3. each row × 1/l. W (when asked) gets each tile's e with its m', rescaled at the end by
+//      exp(m' − m_final)/l.
+//   Scratch is O(BM·BN + S·(E + Ev)): the packed K and V, one scores tile, the packed Q block.
 //   Rows of very short queries (L ≤ DIRECT_L, the decode case) skip packing: dot products
 //   against K's rows, then an accumulation over V's rows.
 //   Scratch: attention_scratch_bytes(L, S, E, Ev) bytes, 16-aligned.
 // src/ guarantees L, S, E ≥ 1, Ev ≥ 0, every range inside memory, outputs not overlapping inputs.
 import { MR, NR, KC, pack_a, pack_b, tile, vmadd } from "./gemm";
 import { row_max, exp_sub_sum, scale_row, all_neg_inf } from "./softmax";
+import { expf_p5 } from "./simd/exp";
 import { hsum } from "./simd/reduce";
 
 // @ts-ignore: decorator
 @inline const BM: i32 = MR * 8;    // query rows per block (8 micro-tile rows: 40, or 48 with relaxed SIMD)
+// @ts-ignore: decorator
+@inline const BN: i32 = KC;        // keys per tile (the P·V GEMM's depth block)
 // @ts-ignore: decorator
 @inline const DIRECT_L: i32 = 2;   // L up to this takes the unpacked path
 
@@ -36,10 +45,11 @@ import { hsum } from "./simd/reduce";
 
 export function attention_scratch_bytes(L: i32, S: i32, E: i32, Ev: i32): f64 {
   if (L <= DIRECT_L) return <f64>S * 4 + 64;
-  const sp = <f64>round_up(S, NR);
-  const floats = sp * <f64>E + <f64>round_up(Ev, NR) * <f64>S + <f64>BM * sp
-    + <f64>(BM * max<i32>(E, KC)) + <f64>BM + <f64>(MR * NR);
-  return floats * 4 + 6 * 64;
+  const sp = round_up(S, NR);
+  const bs = min<i32>(BN, sp);
+  const floats = <f64>sp * <f64>E + <f64>round_up(Ev, NR) * <f64>S + <f64>(BM * bs) * 2
+    + <f64>BM * <f64>E + <f64>(BM * 2) + <f64>BM * <f64>((S + BN - 1) / BN) + <f64>(MR * NR);
+  return floats * 4 + 8 * 64;
 }
 
 // @ts-ignore: decorator
@@ -58,71 +68,146 @@ export function attention_f32(
     return;
   }
   const sp = round_up(S, NR);
+  const bs = min<i32>(BN, sp);                                         // scores tile row stride
+  const ntiles = (S + BN - 1) / BN;
   const pk = scratch;                                                  // [S/NR][E][NR]
   const pv = align16(pk + <usize>sp * <usize>E * 4);                   // [Ev/NR][S][NR]
-  const sc = align16(pv + <usize>round_up(Ev, NR) * <usize>S * 4);     // [BM][sp] scores
-  const pa = align16(sc + <usize>BM * <usize>sp * 4);                  // [BM·max(E, KC)] packed rows
-  const inv = align16(pa + <usize>(BM * max<i32>(E, KC)) * 4);         // [BM] 1/Σe per row
-  const tmp = align16(inv + <usize>BM * 4);                            // [MR·NR] edge tile
+  const sc = align16(pv + <usize>round_up(Ev, NR) * <usize>S * 4);     // [BM][bs] scores tile
+  const pq = align16(sc + <usize>(BM * bs) * 4);                       // [BM·E] packed Q rows
+  const pp = align16(pq + <usize>BM * <usize>E * 4);                   // [BM·bs] packed tile of e
+  const rm = align16(pp + <usize>(BM * bs) * 4);                       // [BM] running max per row
+  const rl = align16(rm + <usize>BM * 4);                              // [BM] running Σe per row
+  const tm = align16(rl + <usize>BM * 4);                              // [BM][ntiles] each tile's max (W)
+  const tmp = align16(tm + <usize>(BM * ntiles) * 4);                  // [MR·NR] edge tile
 
   // 1. Pack Kᵀ (B = Kᵀ: element (e, j) at k + j·ldk + e) and V.
   const shift = causal != 0 ? S - L : S;   // row i sees keys j < i + shift + 1 (all when not causal)
   pack_b(pk, k, 1, ldk, E, S);
   pack_b(pv, v, ldv, 1, S, Ev);
+  // Without masks and with scale > 0, max(s·scale) = max(s)·scale: the scale folds into the exp pass,
+  // as exp((s − max)·scale). s − max can overflow to −Infinity only when |s − max| > FLT_MAX; then
+  // the true term exp(−|s − max|·scale) is below f32's range anyway (flushed to 0) when
+  // scale ≥ 1e-36 (FLT_MAX·1e-36 ≈ 340 > 87.3). Smaller scales take the unfolded path.
+  const fold = nmasks == 0 && scale >= 1e-36;
+  const escale: f32 = fold ? scale : 1;
 
   for (let i0 = 0; i0 < L; i0 += BM) {
     const bm = min<i32>(BM, L - i0);
     // Keys the block can see: j < i0 + bm + shift (causal), else all S.
     const jend = causal != 0 ? min<i32>(S, max<i32>(0, i0 + bm + shift)) : S;
+    const orow0 = o + <usize>(i0 * ldo) * 4;
     if (jend == 0) {
       zero_rows(o, ldo, i0, bm, Ev);
       if (w != 0) zero_rows(w, ldw, i0, bm, S);
       continue;
     }
-    // 2. scores = Q_blk · Kᵀ[:, 0:jend]. The block's Q rows are packed once (BM·E floats, L1);
-    //    each Kᵀ panel (E·NR floats) then stays in L1 while every row panel passes over it.
     for (let m0 = 0; m0 < bm; m0 += MR) {
-      pack_a(pa + <usize>(m0 * E) * 4, q + <usize>((i0 + m0) * ldq) * 4, ldq, 1, min<i32>(MR, bm - m0), E);
+      pack_a(pq + <usize>(m0 * E) * 4, q + <usize>((i0 + m0) * ldq) * 4, ldq, 1, min<i32>(MR, bm - m0), E);
     }
-    for (let j = 0; j < jend; j += NR) {
-      const nr = min<i32>(NR, jend - j), panel = pk + <usize>(j * E) * 4;
-      for (let m0 = 0; m0 < bm; m0 += MR) {
-        tile(sc + <usize>(m0 * sp + j) * 4, sp, pa + <usize>(m0 * E) * 4, panel, E, min<i32>(MR, bm - m0), nr, false, tmp);
-      }
-    }
-    // 3. softmax numerators per row, in place
     for (let r = 0; r < bm; r++) {
-      const i = i0 + r;
-      const row = sc + <usize>(r * sp) * 4;
-      const jrow = causal != 0 ? min<i32>(jend, max<i32>(0, i + shift + 1)) : S;
-      const sum = row_numerators(row, i, jrow, jend, masks, nmasks, scale);
-      const rinv: f32 = sum == 0 ? 0 : 1 / sum;
-      store<f32>(inv + (<usize>r << 2), rinv);
-      if (w != 0) {
-        const wrow = w + <usize>(i * ldw) * 4;
-        memory.copy(wrow, row, <usize>jend << 2);
-        scale_row(wrow, jend, rinv);
-        if (jend < S) memory.fill(wrow + (<usize>jend << 2), 0, <usize>(S - jend) << 2);
-      }
+      store<f32>(rm + (<usize>r << 2), -Infinity);
+      store<f32>(rl + (<usize>r << 2), 0);
     }
-    // 4. O_blk = E_blk · V[0:jend, :], k-blocked by KC, then rows × 1/Σe
-    const orow0 = o + <usize>(i0 * ldo) * 4;
-    for (let k0 = 0; k0 < jend; k0 += KC) {
-      const kc = min<i32>(KC, jend - k0);
+    for (let t0 = 0; t0 < jend; t0 += BN) {
+      const bn = min<i32>(BN, jend - t0);
+      // a. scores tile = Q_blk · Kᵀ[:, t0:t0+bn]: each Kᵀ panel (E·NR floats) stays in L1 while
+      //    every row panel passes over it.
+      for (let j = 0; j < bn; j += NR) {
+        const nr = min<i32>(NR, bn - j), panel = pk + <usize>((t0 + j) * E) * 4;
+        for (let m0 = 0; m0 < bm; m0 += MR) {
+          tile(sc + <usize>(m0 * bs + j) * 4, bs, pq + <usize>(m0 * E) * 4, panel, E, min<i32>(MR, bm - m0), nr, false, tmp);
+        }
+      }
+      // b. online softmax per row, in place
+      for (let r = 0; r < bm; r++) {
+        const i = i0 + r;
+        const row = sc + <usize>(r * bs) * 4;
+        const jrow = causal != 0 ? min<i32>(jend, max<i32>(0, i + shift + 1)) : S;
+        const n = min<i32>(bn, max<i32>(0, jrow - t0));
+        online_row(row, i, t0, n, bn, masks, nmasks, scale, fold, escale,
+          rm + (<usize>r << 2), rl + (<usize>r << 2), orow0 + <usize>(r * ldo) * 4, Ev, t0 > 0);
+        if (w != 0) {
+          const wrow = w + <usize>(i * ldw + t0) * 4;
+          memory.copy(wrow, row, <usize>bn << 2);
+          store<f32>(tm + <usize>(r * ntiles + t0 / BN) * 4, load<f32>(rm + (<usize>r << 2)));
+        }
+      }
+      // c. O_blk (+)= E_tile · V[t0:t0+bn, :]
       for (let m0 = 0; m0 < bm; m0 += MR) {
-        pack_a(pa + <usize>(m0 * kc) * 4, sc + <usize>(m0 * sp + k0) * 4, sp, 1, min<i32>(MR, bm - m0), kc);
+        pack_a(pp + <usize>(m0 * bn) * 4, sc + <usize>(m0 * bs) * 4, bs, 1, min<i32>(MR, bm - m0), bn);
       }
       for (let j = 0; j < Ev; j += NR) {
-        const nr = min<i32>(NR, Ev - j), panel = pv + <usize>(j * S + k0 * NR) * 4;
+        const nr = min<i32>(NR, Ev - j), panel = pv + <usize>(j * S + t0 * NR) * 4;
         for (let m0 = 0; m0 < bm; m0 += MR) {
-          tile(orow0 + <usize>(m0 * ldo + j) * 4, ldo, pa + <usize>(m0 * kc) * 4, panel, kc, min<i32>(MR, bm - m0), nr, k0 > 0, tmp);
+          tile(orow0 + <usize>(m0 * ldo + j) * 4, ldo, pp + <usize>(m0 * bn) * 4, panel, bn, min<i32>(MR, bm - m0), nr, t0 > 0, tmp);
         }
       }
     }
+    // 3. O rows × 1/l; W rows: each tile's e × exp(m_tile − m)/l, zeros past jend
     for (let r = 0; r < bm; r++) {
-      scale_row(orow0 + <usize>(r * ldo) * 4, Ev, load<f32>(inv + (<usize>r << 2)));
+      const l = load<f32>(rl + (<usize>r << 2));
+      const rinv: f32 = l == 0 ? 0 : 1 / l;
+      scale_row(orow0 + <usize>(r * ldo) * 4, Ev, rinv);
+      if (w != 0) {
+        const wrow = w + <usize>((i0 + r) * ldw) * 4;
+        const m = load<f32>(rm + (<usize>r << 2));
+        for (let t0 = 0; t0 < jend; t0 += BN) {
+          const mt = load<f32>(tm + <usize>(r * ntiles + t0 / BN) * 4);
+          // A tile before the row's first visible key holds zeros (its mt is −Infinity): keep them.
+          const f: f32 = rinv == 0 || mt == -Infinity ? rinv : (mt == m ? rinv : expf_p5((mt - m) * escale) * rinv);
+          scale_row(wrow + (<usize>t0 << 2), min<i32>(BN, jend - t0), f);
+        }
+        if (jend < S) memory.fill(wrow + (<usize>jend << 2), 0, <usize>(S - jend) << 2);
+      }
     }
   }
+}
+
+/**
+ * One row's tile of raw scores at `row` (columns t0 … t0+bn of query row i; the first n are keys the
+ * row may see): scale and masks (unless folded), then the online softmax step against the row's
+ * running max *pm and sum *pl: columns [0, n) become exp((s − m')·escale), columns [n, bn) zeros,
+ * m' = max(m, tile max), and when m' > m (after earlier tiles: rescale) the accumulator row O_i
+ * (Ev floats at orow) and the sum are multiplied by exp((m − m')·escale).
+ * A tile whose every kept score is −Infinity adds nothing; a NaN anywhere makes the row NaN.
+ */
+function online_row(
+  row: usize, i: i32, t0: i32, n: i32, bn: i32, masks: usize, nmasks: i32, scale: f32, fold: bool,
+  escale: f32, pm: usize, pl: usize, orow: usize, Ev: i32, rescale: bool,
+): void {
+  if (n < bn) memory.fill(row + (<usize>n << 2), 0, <usize>(bn - n) << 2);
+  if (n == 0) return;
+  if (!fold) {
+    scale_row(row, n, scale);
+    for (let m = 0; m < nmasks; m++) {
+      const d = masks + <usize>(m << 4);
+      apply_mask(row, n, load<i32>(d), load<u32>(d, 4), load<i32>(d, 8), load<i32>(d, 12), i, t0);
+    }
+  }
+  const tmax = row_max(row, n);
+  if (tmax == -Infinity) {
+    // Every kept score −Infinity: this tile adds nothing. Unless a NaN hid from the max: NaN row.
+    if (all_neg_inf(row, n)) {
+      memory.fill(row, 0, <usize>n << 2);
+    } else {
+      for (let j = 0; j < n; j++) store<f32>(row + (<usize>j << 2), NaN);
+      store<f32>(pl, NaN);
+    }
+    return;
+  }
+  const m = load<f32>(pm);
+  let l = load<f32>(pl);
+  let mnew = m;
+  if (tmax > m) {
+    mnew = tmax;
+    if (rescale && m != -Infinity) {
+      const alpha = expf_p5((m - mnew) * escale);
+      l *= alpha;
+      scale_row(orow, Ev, alpha);
+    }
+    store<f32>(pm, mnew);
+  }
+  store<f32>(pl, l + exp_sub_sum(row, row, n, mnew, escale));
 }
 
 /**
@@ -133,16 +218,13 @@ export function attention_f32(
 function row_numerators(row: usize, i: i32, jrow: i32, jend: i32, masks: usize, nmasks: i32, scale: f32): f32 {
   if (jrow < jend) memory.fill(row + (<usize>jrow << 2), 0, <usize>(jend - jrow) << 2);
   if (jrow == 0) return 0;
-  // Without masks and with scale > 0, max(s·scale) = max(s)·scale: the scale folds into the exp pass,
-  // as exp((s − max)·scale). s − max can overflow to −Infinity only when |s − max| > FLT_MAX; then
-  // the true term exp(−|s − max|·scale) is below f32's range anyway (flushed to 0) when
-  // scale ≥ 1e-36 (FLT_MAX·1e-36 ≈ 340 > 87.3). Smaller scales take the unfolded path.
+  // The scale folds into the exp pass when there are no masks (see attention_f32).
   let escale = scale;
   if (nmasks != 0 || !(scale >= 1e-36)) {
     scale_row(row, jrow, scale);
     for (let m = 0; m < nmasks; m++) {
       const d = masks + <usize>(m << 4);
-      apply_mask(row, jrow, load<i32>(d), load<u32>(d, 4), load<i32>(d, 8), load<i32>(d, 12), i);
+      apply_mask(row, jrow, load<i32>(d), load<u32>(d, 4), load<i32>(d, 8), load<i32>(d, 12), i, 0);
     }
     escale = 1;
   }
@@ -156,10 +238,10 @@ function row_numerators(row: usize, i: i32, jrow: i32, jend: i32, masks: usize, 
   return exp_sub_sum(row, row, jrow, max, escale);
 }
 
-/** Apply one mask descriptor to row i, columns [0, n). */
-function apply_mask(row: usize, n: i32, kind: i32, base: usize, rs: i32, cs: i32, i: i32): void {
+/** Apply one mask descriptor to row i, key columns [j0, j0 + n) held at row[0:n]. */
+function apply_mask(row: usize, n: i32, kind: i32, base: usize, rs: i32, cs: i32, i: i32, j0: i32): void {
   if (kind == 3) {
-    const src = base + <usize>(i * rs) * 4;
+    const src = base + <usize>(i * rs + j0 * cs) * 4;
     if (cs == 0) {
       const a = load<f32>(src);
       let j = 0;
@@ -189,7 +271,7 @@ function apply_mask(row: usize, n: i32, kind: i32, base: usize, rs: i32, cs: i32
     return;
   }
   // Boolean masks: kind 1 drops where the byte is 0, kind 2 drops where it is not 0.
-  const src = base + <usize>(i * rs);
+  const src = base + <usize>(i * rs + j0 * cs);
   const dropNonzero = kind == 2;
   for (let j = 0; j < n; j++) {
     const b = load<u8>(src + <usize>(j * cs)) != 0;

@@ -2,8 +2,9 @@
 // One (batch, head) slice: O[L×Ev] = softmax(Q[L×E]·K[S×E]ᵀ·scale + masks)·V[S×Ev], W = the softmax.
 // Q, K, V, O, W through row strides (ldq, ldk, ldv, ldo, ldw); masks as 4 × i32 descriptors
 // (kind, address, row stride, column stride): kind 1 u8 keep-if-nonzero, 2 u8 drop-if-nonzero, 3 f32 additive.
-// Paths: direct (L ≤ 2) and packed (L ≥ 3) with row blocks of BM = 40 query rows; P·V is k-blocked by
-// KC = 256 over S; tiles MR = 5 rows × NR = 8 columns, f32x4 lanes.
+// Paths: direct (L ≤ 2) and packed (L ≥ 3) with row blocks of BM = 40 query rows that walk the keys in
+// tiles of BN = 512 with an online softmax (running max and sum; the O rows rescaled when the max grows);
+// micro-tiles MR = 5 rows × NR = 8 columns, f32x4 lanes.
 // Every buffer is guarded (test/support.ts); O, W and scratch start as NaN; inputs are checked unchanged.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -24,6 +25,8 @@ interface MaskSpec {
   pad?: number;
   /** probability that a bool entry is "nonzero" */
   p?: number;
+  /** explicit entries instead of random ones: fill(i, j) for row i (0 when broadcast), column j */
+  fill?: (i: number, j: number) => number;
 }
 
 interface Case {
@@ -70,6 +73,7 @@ function buildMask(m: MaskSpec, L: number, S: number, rand: () => number): Built
     // nonzero bytes are 1, 2 or 255: "nonzero", not "== 1"
     for (let i = 0; i < n; i++) data[i] = rand() < (m.p ?? (m.kind === 1 ? 0.7 : 0.3)) ? [1, 2, 255][Math.floor(rand() * 3)] : 0;
   }
+  if (m.fill) for (let i = 0; i < (rs ? L : 1); i++) for (let j = 0; j < rowLen; j++) data[i * rs + j] = m.fill(i, j);
   const dense = m.kind === 3 ? new Float32Array(L * S) : new Uint8Array(L * S);
   for (let i = 0; i < L; i++) for (let j = 0; j < S; j++) dense[i * S + j] = data[i * rs + j * cs];
   return { data, rs, cs, dense: { data: dense, shape: [L, S], bool: m.kind !== 3, padding: m.kind === 2 } };
@@ -179,7 +183,7 @@ test("attention_f32 row blocks: L ∈ {39, 40, 41, 80, 81, 121} (BM = 40), S ∈
   }
 });
 
-test("attention_f32 S across KC = 256 for P·V: S ∈ {255, 256, 257, 300, 513}, L ∈ {2, 7, 41}, plain and causal", () => {
+test("attention_f32 S across KC = 256 and BN = 512: S ∈ {255, 256, 257, 300, 513}, L ∈ {2, 7, 41}, plain and causal", () => {
   for (const S of [255, 256, 257, 300, 513]) {
     for (const L of [2, 7, 41]) {
       check({ L, S, E: 8, Ev: 17 }, S + L);
@@ -256,6 +260,58 @@ test("attention_f32 a fully masked row gives zeros even when the mask leaves sco
   for (let i = 0; i < L; i++) q.set([100, 1], i * 2);
   for (let j = 0; j < S; j++) k.set([100, j / 8], j * 2);
   check({ L, S, E: 2, Ev: 3, scale: 1, q, k, masks: [{ kind: 3, bcast: "col", p: 0.5 }] }, 77);
+});
+
+// ---- key tiles (BN = 512) and the online softmax --------------------------------------------------------------
+
+test("attention_f32 key tiles: S ∈ {511, 512, 513, 1023, 1025, 1100, 1537} × L ∈ {3, 41, 83}, plain, causal, masked with W", () => {
+  for (const S of [511, 512, 513, 1023, 1025, 1100, 1537]) for (const L of [3, 41, 83]) {
+    check({ L, S, E: 7, Ev: 9, weights: L === 3 }, S + L);
+    check({ L, S, E: 5, Ev: 6, causal: true, padW: 3 }, S + L + 1);
+    check({ L, S, E: 4, Ev: 3, masks: [{ kind: 3, bcast: "full" }, { kind: 2, bcast: "row" }], causal: L === 41 }, S + L + 2);
+  }
+});
+
+/** Q = [1…], K rows k_j = [f(j), 0…]: row scores are f(j)·scale, so the max can sit in any key tile. */
+function rampCase(L: number, S: number, f: (j: number) => number, extra: Partial<Case> = {}): Case {
+  const E = 3, q = new Float32Array(L * E).fill(1), k = new Float32Array(S * E);
+  for (let j = 0; j < S; j++) k[j * E] = f(j);
+  return { L, S, E, Ev: 5, scale: 1, q, k, ...extra };
+}
+
+test("attention_f32 online rescaling: the row max rising in every later tile, falling, only in the last tile, and ±40 logits", () => {
+  for (const L of [3, 41]) for (const S of [1100, 1600]) {
+    check(rampCase(L, S, (j) => j / 60), L + S);                        // rises across tiles: every tile rescales
+    check(rampCase(L, S, (j) => (S - j) / 60), L + S + 1);              // falls: the first tile holds the max
+    check(rampCase(L, S, (j) => (j === S - 1 ? 30 : Math.sin(j))), L + S + 2);   // one dominant key in the last tile
+    check(rampCase(L, S, (j) => 40 * Math.sin(j / 97)), L + S + 3);     // e^80 spread: tiles far below the max underflow
+    check(rampCase(L, S, (j) => j / 60, { causal: true }), L + S + 4);
+    check(rampCase(L, S, (j) => j / 60, { scale: 0.37, masks: [{ kind: 3, bcast: "full", p: 0.1 }] }), L + S + 5);
+  }
+});
+
+test("attention_f32 key tiles a row cannot see: keys 0…599 dropped (additive −Infinity, padding), one row sees only keys 600…700", () => {
+  const L = 7, S = 1100;
+  const hidden = (i: number, j: number) => j < 600 || (i === 3 && j > 700);
+  for (const causal of [false, true]) {
+    const base = rampCase(L, S, (j) => (j % 50) / 10, { causal });
+    check({ ...base, masks: [{ kind: 3, bcast: "full", fill: (i, j) => (hidden(i, j) ? -Infinity : 0) }] }, 12);
+    check({ ...base, masks: [{ kind: 1, bcast: "full", fill: (i, j) => (hidden(i, j) ? 0 : 1) }] }, 13);
+    check({ ...base, masks: [{ kind: 2, bcast: "row", fill: (_i, j) => (j < 600 ? 1 : 0) }] }, 14);
+    // every key of the first tile hidden from every row, and the later tiles' scores far above it
+    check({ ...rampCase(L, S, (j) => (j < 512 ? 50 : j / 100), { causal }), masks: [{ kind: 2, bcast: "row", fill: (_i, j) => (j < 512 ? 1 : 0) }] }, 15);
+  }
+});
+
+test("attention_f32 NaN in one key of the second tile makes every row NaN; in the first tile too (O and W)", () => {
+  for (const j of [5, 700]) {
+    const L = 5, S = 1030, E = 3, Ev = 4;
+    const k = randn(rng(j), S * E);
+    k[j * E + 1] = NaN;
+    const r = check({ L, S, E, Ev, k }, j);
+    assert.ok(r.o.every(Number.isNaN), `key ${j} NaN: every O entry NaN`);
+    assert.ok(r.w!.every(Number.isNaN), `key ${j} NaN: every W entry NaN`);
+  }
 });
 
 // ---- strides: heads in place -------------------------------------------------------------------------------------
