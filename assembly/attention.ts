@@ -25,7 +25,10 @@
 //      exp(m' − m_final)/l.
 //   Scratch is O(BM·BN + S·(E + Ev)): the packed K and V, one scores tile, the packed Q block.
 //   Rows of very short queries (L ≤ DIRECT_L, the decode case) skip packing: dot products
-//   against K's rows, then an accumulation over V's rows.
+//   against K's rows (three keys at a time), then an accumulation over V's rows (16 columns × 2 rows
+//   per step). These loops keep accumulators + loaded vectors + splats ≤ 14 of V8's 15 usable xmm
+//   registers: V8 schedules a loop body's loads before their arithmetic, and a loop over budget
+//   spills an accumulator to the stack every iteration.
 //   Scratch: attention_scratch_bytes(L, S, E, Ev) bytes, 16-aligned.
 // src/ guarantees L, S, E ≥ 1, Ev ≥ 0, every range inside memory, outputs not overlapping inputs.
 import { MR, NR, KC, pack_a, pack_b, tile, vmadd } from "./gemm";
@@ -283,7 +286,82 @@ function zero_rows(p: usize, ld: i32, i0: i32, n: i32, cols: i32): void {
   for (let r = 0; r < n; r++) memory.fill(p + <usize>((i0 + r) * ld) * 4, 0, <usize>cols << 2);
 }
 
-/** dot(x[0:n], y[0:n]) with two f32x4 accumulators, folded (acc0 + acc1) then lanes, then a scalar tail. */
+/** The L ≤ DIRECT_L path: no packing (one query row costs about as much as packing K and V). Also decode.ts's, per head. */
+export function attention_direct(
+  o: usize, ldo: i32, w: usize, ldw: i32,
+  q: usize, ldq: i32, k: usize, ldk: i32, v: usize, ldv: i32,
+  masks: usize, nmasks: i32, scratch: usize,
+  L: i32, S: i32, E: i32, Ev: i32, scale: f32, causal: i32,
+): void {
+  const row = scratch;
+  const shift = causal != 0 ? S - L : S;
+  for (let i = 0; i < L; i++) {
+    const jrow = causal != 0 ? min<i32>(S, max<i32>(0, i + shift + 1)) : S;
+    const qi = q + <usize>(i * ldq) * 4;
+    scores(row, qi, k, ldk, E, jrow);
+    const sum = row_numerators(row, i, jrow, jrow, masks, nmasks, scale);
+    const rinv: f32 = sum == 0 ? 0 : 1 / sum;
+    const oi = o + <usize>(i * ldo) * 4;
+    weighted(oi, v, ldv, row, jrow, Ev);
+    scale_row(oi, Ev, rinv);
+    if (w != 0) {
+      const wi = w + <usize>(i * ldw) * 4;
+      if (jrow > 0) {
+        memory.copy(wi, row, <usize>jrow << 2);
+        scale_row(wi, jrow, rinv);
+      }
+      if (jrow < S) memory.fill(wi + (<usize>jrow << 2), 0, <usize>(S - jrow) << 2);
+    }
+  }
+}
+
+/**
+ * row[j] = q · K[j, :] for j < n (K rows ld elements apart). Keys below n & ~3: three at a time, each
+ * hsum(acc0 + acc1) + the scalar tail from E & ~7; the rest: `dot` (attention.ts's two orders).
+ */
+function scores(row: usize, q: usize, k: usize, ldk: i32, E: i32, n: i32): void {
+  let j = 0;
+  const ld = <usize>ldk * 4;
+  if (ASC_FEATURE_SIMD) {
+    const n4 = n & ~3, e8 = E & ~7;
+    for (; j + 3 <= n4; j += 3) {
+      const k0 = k + <usize>j * ld, k1 = k0 + ld, k2 = k1 + ld;
+      let va0 = f32x4.splat(0), va1 = va0, vb0 = va0, vb1 = va0, vc0 = va0, vc1 = va0;
+      for (let e = 0; e < e8; e += 8) {
+        const off = <usize>e << 2;
+        const vq0 = v128.load(q + off), vq1 = v128.load(q + off, 16);
+        va0 = vmadd(vq0, v128.load(k0 + off), va0); va1 = vmadd(vq1, v128.load(k0 + off, 16), va1);
+        vb0 = vmadd(vq0, v128.load(k1 + off), vb0); vb1 = vmadd(vq1, v128.load(k1 + off, 16), vb1);
+        vc0 = vmadd(vq0, v128.load(k2 + off), vc0); vc1 = vmadd(vq1, v128.load(k2 + off, 16), vc1);
+      }
+      const dst = row + (<usize>j << 2);
+      store<f32>(dst, hsum(f32x4.add(va0, va1)) + dot_tail(q, k0, e8, E));
+      store<f32>(dst, hsum(f32x4.add(vb0, vb1)) + dot_tail(q, k1, e8, E), 4);
+      store<f32>(dst, hsum(f32x4.add(vc0, vc1)) + dot_tail(q, k2, e8, E), 8);
+    }
+    for (; j < n4; j++) {
+      const k0 = k + <usize>j * ld;
+      let va0 = f32x4.splat(0), va1 = va0;
+      for (let e = 0; e < e8; e += 8) {
+        const off = <usize>e << 2;
+        va0 = vmadd(v128.load(q + off), v128.load(k0 + off), va0);
+        va1 = vmadd(v128.load(q + off, 16), v128.load(k0 + off, 16), va1);
+      }
+      store<f32>(row + (<usize>j << 2), hsum(f32x4.add(va0, va1)) + dot_tail(q, k0, e8, E));
+    }
+  }
+  for (; j < n; j++) store<f32>(row + (<usize>j << 2), dot(q, k + <usize>j * ld, E));
+}
+
+/** Σ x[e]·y[e] for e in [from, n), in order. */
+// @ts-ignore: decorator
+@inline function dot_tail(x: usize, y: usize, from: i32, n: i32): f32 {
+  let s: f32 = 0;
+  for (let e = from; e < n; e++) s += load<f32>(x + (<usize>e << 2)) * load<f32>(y + (<usize>e << 2));
+  return s;
+}
+
+/** dot(x[0:n], y[0:n]): two f32x4 accumulators over 8s, one more 4 into the first, (acc0 + acc1) → hsum, then a scalar tail. */
 // @ts-ignore: decorator
 @inline function dot(x: usize, y: usize, n: i32): f32 {
   let s: f32 = 0;
@@ -306,119 +384,64 @@ function zero_rows(p: usize, ld: i32, i0: i32, n: i32, cols: i32): void {
   return s;
 }
 
-/** The L ≤ DIRECT_L path: no packing (one query row costs about as much as packing K and V). */
-function attention_direct(
-  o: usize, ldo: i32, w: usize, ldw: i32,
-  q: usize, ldq: i32, k: usize, ldk: i32, v: usize, ldv: i32,
-  masks: usize, nmasks: i32, scratch: usize,
-  L: i32, S: i32, E: i32, Ev: i32, scale: f32, causal: i32,
-): void {
-  const row = scratch;
-  const shift = causal != 0 ? S - L : S;
-  for (let i = 0; i < L; i++) {
-    const jrow = causal != 0 ? min<i32>(S, max<i32>(0, i + shift + 1)) : S;
-    const qi = q + <usize>(i * ldq) * 4;
-    scores_direct(row, qi, k, ldk, E, jrow);
-    const sum = row_numerators(row, i, jrow, jrow, masks, nmasks, scale);
-    const rinv: f32 = sum == 0 ? 0 : 1 / sum;
-    const oi = o + <usize>(i * ldo) * 4;
-    weighted_rows(oi, v, ldv, row, jrow, Ev);
-    scale_row(oi, Ev, rinv);
-    if (w != 0) {
-      const wi = w + <usize>(i * ldw) * 4;
-      if (jrow > 0) {
-        memory.copy(wi, row, <usize>jrow << 2);
-        scale_row(wi, jrow, rinv);
-      }
-      if (jrow < S) memory.fill(wi + (<usize>jrow << 2), 0, <usize>(S - jrow) << 2);
-    }
-  }
-}
-
-/**
- * row[j] = q · K[j, :] for j < n. Four keys at a time (8 accumulators, q's vectors loaded once for
- * the four), so the dot products' add chains overlap; then each folds (acc0 + acc1) → hsum + tail.
- */
-function scores_direct(row: usize, q: usize, k: usize, ldk: i32, E: i32, n: i32): void {
-  let j = 0;
-  if (ASC_FEATURE_SIMD) {
-    const ld = <usize>ldk * 4;
-    const e8 = E & ~7;
-    for (; j + 4 <= n; j += 4) {
-      const k0 = k + <usize>j * ld, k1 = k0 + ld, k2 = k1 + ld, k3 = k2 + ld;
-      let va0 = f32x4.splat(0), va1 = va0, vb0 = va0, vb1 = va0, vc0 = va0, vc1 = va0, vd0 = va0, vd1 = va0;
-      for (let e = 0; e < e8; e += 8) {
-        const off = <usize>e << 2;
-        const vq0 = v128.load(q + off), vq1 = v128.load(q + off, 16);
-        va0 = vmadd(vq0, v128.load(k0 + off), va0); va1 = vmadd(vq1, v128.load(k0 + off, 16), va1);
-        vb0 = vmadd(vq0, v128.load(k1 + off), vb0); vb1 = vmadd(vq1, v128.load(k1 + off, 16), vb1);
-        vc0 = vmadd(vq0, v128.load(k2 + off), vc0); vc1 = vmadd(vq1, v128.load(k2 + off, 16), vc1);
-        vd0 = vmadd(vq0, v128.load(k3 + off), vd0); vd1 = vmadd(vq1, v128.load(k3 + off, 16), vd1);
-      }
-      const dst = row + (<usize>j << 2);
-      store<f32>(dst, hsum(f32x4.add(va0, va1)) + dot_tail(q, k0, e8, E));
-      store<f32>(dst, hsum(f32x4.add(vb0, vb1)) + dot_tail(q, k1, e8, E), 4);
-      store<f32>(dst, hsum(f32x4.add(vc0, vc1)) + dot_tail(q, k2, e8, E), 8);
-      store<f32>(dst, hsum(f32x4.add(vd0, vd1)) + dot_tail(q, k3, e8, E), 12);
-    }
-  }
-  for (; j < n; j++) store<f32>(row + (<usize>j << 2), dot(q, k + <usize>(j * ldk) * 4, E));
-}
-
-/** Σ x[e]·y[e] for e in [from, n), in order. */
 // @ts-ignore: decorator
-@inline function dot_tail(x: usize, y: usize, from: i32, n: i32): f32 {
-  let s: f32 = 0;
-  for (let e = from; e < n; e++) s += load<f32>(x + (<usize>e << 2)) * load<f32>(y + (<usize>e << 2));
-  return s;
-}
+@inline const ROWS: i32 = 128;   // V rows per block: every column group reads the block from L1
 
 /**
- * out[0:Ev] = Σ_{j<n} p[j] · V[j, :]. 32 columns at a time stay in 8 registers while V's rows stream
- * past (one splat of p[j] per row); the last Ev mod 32 columns go through axpy.
+ * out[0:Ev] = Σ_{j<n} p[j] · V[j, :] (V rows ld elements apart), each column summed in j order.
+ * Blocks of ROWS rows; per block, 16 columns at a time (4 accumulators, two rows per step), then 4
+ * columns at a time, then scalar columns; the running sums live in `out` between blocks.
  */
-function weighted_rows(out: usize, v: usize, ldv: i32, p: usize, n: i32, Ev: i32): void {
+function weighted(out: usize, v: usize, ldv: i32, p: usize, n: i32, Ev: i32): void {
   memory.fill(out, 0, <usize>Ev << 2);
-  let c0 = 0;
-  if (ASC_FEATURE_SIMD) {
-    const ld = <usize>ldv * 4;
-    for (; c0 + 32 <= Ev; c0 += 32) {
-      let v0 = f32x4.splat(0), v1 = v0, v2 = v0, v3 = v0, v4 = v0, v5 = v0, v6 = v0, v7 = v0;
-      let r = v + (<usize>c0 << 2);
-      for (let j = 0; j < n; j++) {
-        const vp = v128.load32_splat(p + (<usize>j << 2));
-        v0 = vmadd(vp, v128.load(r), v0); v1 = vmadd(vp, v128.load(r, 16), v1);
-        v2 = vmadd(vp, v128.load(r, 32), v2); v3 = vmadd(vp, v128.load(r, 48), v3);
-        v4 = vmadd(vp, v128.load(r, 64), v4); v5 = vmadd(vp, v128.load(r, 80), v5);
-        v6 = vmadd(vp, v128.load(r, 96), v6); v7 = vmadd(vp, v128.load(r, 112), v7);
+  const ld = <usize>ldv * 4;
+  const c16 = Ev & ~15, c4 = Ev & ~3;
+  for (let j0 = 0; j0 < n; j0 += ROWS) {
+    const jn = min<i32>(n, j0 + ROWS);
+    const vb = v + <usize>j0 * ld;
+    let c = 0;
+    if (ASC_FEATURE_SIMD) {
+      for (; c < c16; c += 16) {
+        const y = out + (<usize>c << 2);
+        let v0 = v128.load(y), v1 = v128.load(y, 16), v2 = v128.load(y, 32), v3 = v128.load(y, 48);
+        let r = vb + (<usize>c << 2), j = j0;
+        for (; j + 2 <= jn; j += 2) {
+          const pp = p + (<usize>j << 2);
+          const pa = v128.load32_splat(pp), pb = v128.load32_splat(pp, 4);
+          const r1 = r + ld;
+          v0 = vmadd(pa, v128.load(r), v0); v1 = vmadd(pa, v128.load(r, 16), v1);
+          v2 = vmadd(pa, v128.load(r, 32), v2); v3 = vmadd(pa, v128.load(r, 48), v3);
+          v0 = vmadd(pb, v128.load(r1), v0); v1 = vmadd(pb, v128.load(r1, 16), v1);
+          v2 = vmadd(pb, v128.load(r1, 32), v2); v3 = vmadd(pb, v128.load(r1, 48), v3);
+          r += 2 * ld;
+        }
+        if (j < jn) {
+          const pa = v128.load32_splat(p + (<usize>j << 2));
+          v0 = vmadd(pa, v128.load(r), v0); v1 = vmadd(pa, v128.load(r, 16), v1);
+          v2 = vmadd(pa, v128.load(r, 32), v2); v3 = vmadd(pa, v128.load(r, 48), v3);
+        }
+        v128.store(y, v0); v128.store(y, v1, 16); v128.store(y, v2, 32); v128.store(y, v3, 48);
+      }
+      for (; c < c4; c += 4) {
+        const y = out + (<usize>c << 2);
+        let v0 = v128.load(y);
+        let r = vb + (<usize>c << 2);
+        for (let j = j0; j < jn; j++) {
+          v0 = vmadd(v128.load32_splat(p + (<usize>j << 2)), v128.load(r), v0);
+          r += ld;
+        }
+        v128.store(y, v0);
+      }
+    }
+    for (; c < Ev; c++) {
+      const y = out + (<usize>c << 2);
+      let s = load<f32>(y);
+      let r = vb + (<usize>c << 2);
+      for (let j = j0; j < jn; j++) {
+        s = s + load<f32>(p + (<usize>j << 2)) * load<f32>(r);
         r += ld;
       }
-      const y = out + (<usize>c0 << 2);
-      v128.store(y, v0); v128.store(y, v1, 16); v128.store(y, v2, 32); v128.store(y, v3, 48);
-      v128.store(y, v4, 64); v128.store(y, v5, 80); v128.store(y, v6, 96); v128.store(y, v7, 112);
+      store<f32>(y, s);
     }
-  }
-  if (c0 < Ev) {
-    for (let j = 0; j < n; j++) {
-      axpy(out + (<usize>c0 << 2), v + <usize>(j * ldv + c0) * 4, load<f32>(p + (<usize>j << 2)), Ev - c0);
-    }
-  }
-}
-
-/** y[0:n] += a · x[0:n] */
-// @ts-ignore: decorator
-@inline function axpy(y: usize, x: usize, a: f32, n: i32): void {
-  let e = 0;
-  if (ASC_FEATURE_SIMD) {
-    const va = f32x4.splat(a);
-    const n4 = n & ~3;
-    for (; e < n4; e += 4) {
-      const p = y + (<usize>e << 2);
-      v128.store(p, vmadd(va, v128.load(x + (<usize>e << 2)), v128.load(p)));
-    }
-  }
-  for (; e < n; e++) {
-    const p = y + (<usize>e << 2);
-    store<f32>(p, load<f32>(p) + a * load<f32>(x + (<usize>e << 2)));
   }
 }

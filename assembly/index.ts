@@ -3,6 +3,7 @@
 export { matmul_f32, matmul_scratch_bytes, add_bias_rows, packed_b_bytes, pack_b_f32, gemm_packed_f32 } from "./matmul";
 export { softmax_rows_f32, exp_f32 } from "./softmax";
 export { attention_f32, attention_scratch_bytes } from "./attention";
+export { gemv_packed_f32, decode_attention_f32, decode_scratch_bytes, scatter_heads_f32 } from "./decode";
 
 /** First byte past the module's static data: where src/ may start its heap. */
 export function heap_base(): usize {

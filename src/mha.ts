@@ -6,6 +6,10 @@
 //   output = concat_h(attention_h)·Woᵀ + bo [B, L, E]
 // Weights live in WASM memory from construction to dispose(), packed once into the GEMM panel
 // layout (pack_b_f32), so a forward copies only activations.
+// A KV cache holds K and V head-major, [B, Hkv, maxLength, Dh]: a head's cached keys (and values) are
+// one contiguous block, streamed by a decode step. A step of one token (L = 1, no masks, no weights)
+// runs each projection as a GEMV (gemv_packed_f32) and every head's attention in one call
+// (decode_attention_f32); both give the bits of the general kernels.
 import { checkFits, put, withFrame } from "./call.js";
 import { ADDITIVE, DROP_NONZERO, type MaskPlan, masksBytes, planMask, writeMasks } from "./masks.js";
 import { mulberry32 } from "./random.js";
@@ -103,6 +107,7 @@ export class MultiHeadAttention {
   private readonly wo: Packed;
   private readonly bIn: number;    // [E + 2Ekv] or 0
   private readonly bOut: number;   // [E] or 0
+  private readonly gemmScratch: number;   // bytes of scratch for gemm_packed_f32 on any of the projections
   private readonly blocks: number[] = [];
   private readonly caches = new Set<KVCache>();
   private disposed = false;
@@ -127,6 +132,8 @@ export class MultiHeadAttention {
     const Ekv = Hkv * this.headDim;
 
     this.rt = runtime(fn);
+    const k = this.rt.kernels;
+    this.gemmScratch = Math.max(k.matmul_scratch_bytes(0, E, Math.max(E, Ekv)), k.matmul_scratch_bytes(0, this.kdim, Ekv), k.matmul_scratch_bytes(0, this.vdim, Ekv));
     // Packed W[out, in]: ⌈out/8⌉ panels of in×8 floats (pack_b_f32's layout), sized here in JS
     // doubles so that no size wraps.
     const packedBytes = (out: number, inp: number) => Math.ceil(out / 8) * 8 * inp * 4;
@@ -461,10 +468,12 @@ export class MultiHeadAttention {
     const rt = this.rt;
     const k = rt.kernels;
     const Sx = cache ? L : S;    // rows of K/V projected in this call
-    const gemmScratch = Math.max(k.matmul_scratch_bytes(0, E, Math.max(E, Ekv)), k.matmul_scratch_bytes(0, this.kdim, Ekv), k.matmul_scratch_bytes(0, this.vdim, Ekv));
-    const attnScratch = S > 0 && L > 0 ? k.attention_scratch_bytes(L, S, Dh, Dh) : 0;
+    // One query row per (batch) without masks or weights: every head in one decode_attention_f32 call.
+    const direct = L === 1 && S > 0 && plans.length === 0 && !needWeights;
+    const gemmScratch = this.gemmScratch;
+    const attnScratch = S > 0 && L > 0 ? (direct ? k.decode_scratch_bytes(S) : k.attention_scratch_bytes(L, S, Dh, Dh)) : 0;
     // Refuse what cannot fit before allocating anything, here or in WASM memory.
-    checkFits(fn, (Q.data.length + (Kx ? Kx.data.length + Vx!.data.length : 0) + 2 * B * L * E + (cache ? 0 : 2 * B * Sx * Ekv)
+    checkFits(fn, (Q.data.length + (Kx ? Kx.data.length + Vx!.data.length : 0) + 2 * B * L * E + 2 * B * Sx * Ekv
       + (needWeights ? B * H * L * S * (averageWeights ? 2 : 1) : 0) + B * L * E) * 4 + gemmScratch + attnScratch + masksBytes(plans, B * H) + 4096,
     "the activations, scratch and weights output");
     const out = new Float32Array(B * L * E);
@@ -477,44 +486,63 @@ export class MultiHeadAttention {
     return withFrame(rt, fn, (f) => {
       const px = put(rt, f, Q.data);
       const pkx = Kx ? put(rt, f, Kx.data) : px, pvx = Vx ? put(rt, f, Vx.data) : px;
-      const gs = f.alloc(gemmScratch);
+      const gs = B * L === 1 && (cache || B * S <= 1) ? 0 : f.alloc(gemmScratch);   // the GEMV needs none
+      // c[M, w.out] = a[M, w.in]·Wᵀ + bias; one row (a decode step) takes the GEMV (the same bits).
+      const proj = (c: number, a: number, w: Packed, bias: number, M: number): void => {
+        if (M === 1) k.gemv_packed_f32(c, a, w.ptr, bias, w.in, w.out);
+        else k.gemm_packed_f32(c, w.out, a, w.in, 1, w.ptr, bias, gs, M, w.in, w.out);
+      };
+      const bk = this.bias ? this.bIn + E * 4 : 0, bv = this.bias ? this.bIn + (E + Ekv) * 4 : 0;
       // 1. projections
       const pq = f.alloc(B * L * E * 4);
-      k.gemm_packed_f32(pq, E, px, E, 1, this.wq.ptr, this.bIn, gs, B * L, E, E);
-      let pk: number, pv: number, kvStride: number;   // K/V rows of batch b at pk + b·kvStride
+      proj(pq, px, this.wq, this.bIn, B * L);
+      // K/V of batch b, head g, row j at pk + b·kvB + (g·kvH + j·kvLd)·4 (kvB bytes, kvH and kvLd elements)
+      let pk: number, pv: number, kvB: number, kvH: number, kvLd: number;
       if (cache) {
-        pk = cache.k; pv = cache.v; kvStride = cache.maxLength * Ekv * 4;
+        // The cache is head-major [B, Hkv, maxLength, Dh]: each head's keys (and values) are one
+        // contiguous block. The new rows are projected token-major, then scattered into it.
+        const ml = cache.maxLength;
+        pk = cache.k; pv = cache.v; kvB = Hkv * ml * Dh * 4; kvH = ml * Dh; kvLd = Dh;
+        const tk = f.alloc(2 * B * L * Ekv * 4), tv = tk + B * L * Ekv * 4;
+        proj(tk, px, this.wk, bk, B * L);
+        proj(tv, px, this.wv, bv, B * L);
         for (let b = 0; b < B; b++) {
-          const row = (b * cache.maxLength + cache.length) * Ekv * 4;
-          k.gemm_packed_f32(pk + row, Ekv, px + b * L * E * 4, E, 1, this.wk.ptr, this.bias ? this.bIn + E * 4 : 0, gs, L, E, Ekv);
-          k.gemm_packed_f32(pv + row, Ekv, px + b * L * E * 4, E, 1, this.wv.ptr, this.bias ? this.bIn + (E + Ekv) * 4 : 0, gs, L, E, Ekv);
+          const at = b * kvB + cache.length * Dh * 4;
+          k.scatter_heads_f32(pk + at, kvH, tk + b * L * Ekv * 4, Ekv, L, Hkv, Dh);
+          k.scatter_heads_f32(pv + at, kvH, tv + b * L * Ekv * 4, Ekv, L, Hkv, Dh);
         }
       } else {
-        kvStride = S * Ekv * 4;
+        kvB = S * Ekv * 4; kvH = Dh; kvLd = Ekv;
         pk = f.alloc(Math.max(1, B * S * Ekv) * 4);
         pv = f.alloc(Math.max(1, B * S * Ekv) * 4);
         if (S > 0) {
-          k.gemm_packed_f32(pk, Ekv, pkx, this.kdim, 1, this.wk.ptr, this.bias ? this.bIn + E * 4 : 0, gs, B * S, this.kdim, Ekv);
-          k.gemm_packed_f32(pv, Ekv, pvx, this.vdim, 1, this.wv.ptr, this.bias ? this.bIn + (E + Ekv) * 4 : 0, gs, B * S, this.vdim, Ekv);
+          proj(pk, pkx, this.wk, bk, B * S);
+          proj(pv, pvx, this.wv, bv, B * S);
         }
       }
       // 2. attention per (batch, head), heads addressed in place
       const pc = f.alloc(B * L * E * 4);
       const pw = weights ? f.alloc(Math.max(1, B * H * L * S) * 4) : 0;
+      const group = H / Hkv, scale = 1 / Math.sqrt(Dh);
       if (S === 0) {
         rt.heap.f32(pc, B * L * E).fill(0);
+      } else if (direct) {
+        const as = f.alloc(attnScratch);
+        for (let b = 0; b < B; b++) {
+          k.decode_attention_f32(pc + b * E * 4, pq + b * E * 4, pk + b * kvB, pv + b * kvB, kvH, kvLd, as, H, group, S, Dh, scale);
+        }
       } else {
         const as = f.alloc(attnScratch);
         const pm = writeMasks(rt, f, plans, [B, H]);
-        const nm = plans.length, group = H / Hkv, scale = 1 / Math.sqrt(Dh);
+        const nm = plans.length;
         for (let b = 0; b < B; b++) {
           for (let h = 0; h < H; h++) {
             const g = Math.floor(h / group), bh = b * H + h;
             k.attention_f32(
               pc + (b * L * E + h * Dh) * 4, E, pw === 0 ? 0 : pw + bh * L * S * 4, S,
               pq + (b * L * E + h * Dh) * 4, E,
-              pk + b * kvStride + g * Dh * 4, Ekv,
-              pv + b * kvStride + g * Dh * 4, Ekv,
+              pk + b * kvB + g * kvH * 4, kvLd,
+              pv + b * kvB + g * kvH * 4, kvLd,
               pm === 0 ? 0 : pm + bh * nm * 16, nm, as,
               L, S, Dh, Dh, scale, causal ? 1 : 0,
             );
@@ -522,7 +550,7 @@ export class MultiHeadAttention {
         }
       }
       // 3. output projection
-      k.gemm_packed_f32(pq, E, pc, E, 1, this.wo.ptr, this.bOut, gs, B * L, E, E);
+      proj(pq, pc, this.wo, this.bOut, B * L);
       out.set(rt.heap.f32(pq, B * L * E));
       if (weights) {
         const w = rt.heap.f32(pw, B * H * L * S);

@@ -847,6 +847,62 @@ test("KV cache: unbatched [L, E] queries with a batch-1 cache, per-head weights"
   m.mha.dispose();
 });
 
+test("KV cache: head widths 1, 3, 17, 64 (GQA, MQA, B = 1, 2), cached lengths 1, 63, 65, then steps = the whole causal forward", () => {
+  const cfgs: Cfg[] = [{ E: 3, H: 3 }, { E: 6, H: 2, Hkv: 1 }, { E: 51, H: 3, Hkv: 1 }, { E: 34, H: 2 }, { E: 128, H: 2 }];
+  let n = 0;
+  for (const c of cfgs) {
+    const m = model(c, 60), E = m.cfg.E;
+    for (const p of [1, 63, 65]) {
+      const B = n++ % 2 === 0 ? 1 : 2, T = p + 3;
+      const x = randn(rng(61 + p), B * T * E);
+      const whole = wholeSequence(m, x, B, T);
+      const cache = m.mha.createCache({ batch: B, maxLength: T + 2 });   // spare rows past the sequence
+      const what = `${JSON.stringify(c)} Dh=${m.mha.headDim} B=${B}`;
+      expectRows(step(m, cache, x, B, T, 0, p).output.data, whole, B, T, E, 0, p, `${what} prefix of ${p}`);
+      for (let t = p; t < T; t++) expectRows(step(m, cache, x, B, T, t, t + 1).output.data, whole, B, T, E, t, t + 1, `${what} step ${t}`);
+    }
+    m.mha.dispose();
+  }
+});
+
+test("KV cache: truncate then append (redo a step bit for bit; replace the last tokens by others = the whole forward of the new sequence)", () => {
+  for (const c of [{ E: 34, H: 2 }, { E: 16, H: 4, Hkv: 2 }, { E: 64, H: 1 }] as Cfg[]) {
+    const m = model(c, 62), E = m.cfg.E, B = 2, T = 12, p = 7;
+    const x = randn(rng(63), B * T * E), y = randn(rng(64), B * T * E);
+    // y2: x's first p − 2 tokens, then y's
+    const y2 = new Float32Array(x);
+    for (let b = 0; b < B; b++) y2.set(y.subarray((b * T + p - 2) * E, (b + 1) * T * E), (b * T + p - 2) * E);
+    const whole = wholeSequence(m, x, B, T), whole2 = wholeSequence(m, y2, B, T);
+    const cache = m.mha.createCache({ batch: B, maxLength: T });
+    step(m, cache, x, B, T, 0, p);
+    const first = step(m, cache, x, B, T, p, p + 1).output.data;
+    expectRows(first, whole, B, T, E, p, p + 1, `${JSON.stringify(c)} step ${p}`);
+    cache.truncate(p);
+    bitsEqual(step(m, cache, x, B, T, p, p + 1).output.data, first, `${JSON.stringify(c)} step ${p} redone`);
+    cache.truncate(p - 2);
+    assert.is(cache.length, p - 2);
+    expectRows(step(m, cache, y2, B, T, p - 2, p).output.data, whole2, B, T, E, p - 2, p, `${JSON.stringify(c)} two new tokens after truncate`);
+    for (let t = p; t < T; t++) expectRows(step(m, cache, y2, B, T, t, t + 1).output.data, whole2, B, T, E, t, t + 1, `${JSON.stringify(c)} new step ${t}`);
+    m.mha.dispose();
+  }
+});
+
+test("KV cache: a step's output is the same bits with needWeights (the general attention path) and without (one call for every head)", () => {
+  for (const c of [{ E: 16, H: 4, Hkv: 2 }, { E: 51, H: 3 }, { E: 128, H: 2, Hkv: 1 }] as Cfg[]) {
+    const m = model(c, 65), E = m.cfg.E, B = 2, T = 70, p = 66;
+    const x = randn(rng(66), B * T * E);
+    const cache = m.mha.createCache({ batch: B, maxLength: T });
+    step(m, cache, x, B, T, 0, p);
+    for (let t = p; t < T; t++) {
+      const plain = step(m, cache, x, B, T, t, t + 1).output.data;
+      cache.truncate(t);
+      const withW = step(m, cache, x, B, T, t, t + 1, { needWeights: true, averageWeights: false });
+      bitsEqual(withW.output.data, plain, `${JSON.stringify(c)} step ${t}`);
+    }
+    m.mha.dispose();
+  }
+});
+
 test("KV cache: memory — createCache allocates, cache.dispose() and mha.dispose() give it back; dispose is idempotent", () => {
   const mark = heapInUse();
   const m = model({ E: 16, H: 4 }, 46);
