@@ -31,13 +31,15 @@
 //   spills an accumulator to the stack every iteration.
 //   Scratch: attention_scratch_bytes(L, S, E, Ev) bytes, 16-aligned.
 // src/ guarantees L, S, E ≥ 1, Ev ≥ 0, every range inside memory, outputs not overlapping inputs.
-import { MR, NR, KC, pack_a, pack_b, tile, vmadd } from "./gemm";
+import { MR, NR, PA, KC, pack_a, pack_b, tile, vmadd } from "./gemm";
 import { row_max, exp_sub_sum, scale_row, all_neg_inf } from "./softmax";
 import { expf_p5 } from "./simd/exp";
 import { hsum } from "./simd/reduce";
 
 // @ts-ignore: decorator
 @inline const BM: i32 = MR * 8;    // query rows per block (8 micro-tile rows: 40, or 48 with relaxed SIMD)
+// @ts-ignore: decorator
+@inline const BP: i32 = BM / MR;   // A panels per block (a panel of depth d takes PA·d floats)
 // @ts-ignore: decorator
 @inline const BN: i32 = KC;        // keys per tile (the P·V GEMM's depth block)
 // @ts-ignore: decorator
@@ -50,8 +52,8 @@ export function attention_scratch_bytes(L: i32, S: i32, E: i32, Ev: i32): f64 {
   if (L <= DIRECT_L) return <f64>S * 4 + 64;
   const sp = round_up(S, NR);
   const bs = min<i32>(BN, sp);
-  const floats = <f64>sp * <f64>E + <f64>round_up(Ev, NR) * <f64>S + <f64>(BM * bs) * 2
-    + <f64>BM * <f64>E + <f64>(BM * 2) + <f64>BM * <f64>((S + BN - 1) / BN) + <f64>(MR * NR);
+  const floats = <f64>sp * <f64>E + <f64>round_up(Ev, NR) * <f64>S + <f64>(BM * bs) + <f64>(BP * PA * bs)
+    + <f64>(BP * PA) * <f64>E + <f64>(BM * 2) + <f64>BM * <f64>((S + BN - 1) / BN) + <f64>(MR * NR);
   return floats * 4 + 8 * 64;
 }
 
@@ -76,9 +78,9 @@ export function attention_f32(
   const pk = scratch;                                                  // [S/NR][E][NR]
   const pv = align16(pk + <usize>sp * <usize>E * 4);                   // [Ev/NR][S][NR]
   const sc = align16(pv + <usize>round_up(Ev, NR) * <usize>S * 4);     // [BM][bs] scores tile
-  const pq = align16(sc + <usize>(BM * bs) * 4);                       // [BM·E] packed Q rows
-  const pp = align16(pq + <usize>BM * <usize>E * 4);                   // [BM·bs] packed tile of e
-  const rm = align16(pp + <usize>(BM * bs) * 4);                       // [BM] running max per row
+  const pq = align16(sc + <usize>(BM * bs) * 4);                       // [BP][E][PA] packed Q rows
+  const pp = align16(pq + <usize>(BP * PA) * <usize>E * 4);            // [BP][bs][PA] packed tile of e
+  const rm = align16(pp + <usize>(BP * PA * bs) * 4);                  // [BM] running max per row
   const rl = align16(rm + <usize>BM * 4);                              // [BM] running Σe per row
   const tm = align16(rl + <usize>BM * 4);                              // [BM][ntiles] each tile's max (W)
   const tmp = align16(tm + <usize>(BM * ntiles) * 4);                  // [MR·NR] edge tile
@@ -105,7 +107,7 @@ export function attention_f32(
       continue;
     }
     for (let m0 = 0; m0 < bm; m0 += MR) {
-      pack_a(pq + <usize>(m0 * E) * 4, q + <usize>((i0 + m0) * ldq) * 4, ldq, 1, min<i32>(MR, bm - m0), E);
+      pack_a(pq + <usize>(m0 / MR * PA * E) * 4, q + <usize>((i0 + m0) * ldq) * 4, ldq, 1, min<i32>(MR, bm - m0), E);
     }
     for (let r = 0; r < bm; r++) {
       store<f32>(rm + (<usize>r << 2), -Infinity);
@@ -118,7 +120,7 @@ export function attention_f32(
       for (let j = 0; j < bn; j += NR) {
         const nr = min<i32>(NR, bn - j), panel = pk + <usize>((t0 + j) * E) * 4;
         for (let m0 = 0; m0 < bm; m0 += MR) {
-          tile(sc + <usize>(m0 * bs + j) * 4, bs, pq + <usize>(m0 * E) * 4, panel, E, min<i32>(MR, bm - m0), nr, false, tmp);
+          tile(sc + <usize>(m0 * bs + j) * 4, bs, pq + <usize>(m0 / MR * PA * E) * 4, panel, E, min<i32>(MR, bm - m0), nr, false, tmp);
         }
       }
       // b. online softmax per row, in place
@@ -137,12 +139,12 @@ export function attention_f32(
       }
       // c. O_blk (+)= E_tile · V[t0:t0+bn, :]
       for (let m0 = 0; m0 < bm; m0 += MR) {
-        pack_a(pp + <usize>(m0 * bn) * 4, sc + <usize>(m0 * bs) * 4, bs, 1, min<i32>(MR, bm - m0), bn);
+        pack_a(pp + <usize>(m0 / MR * PA * bn) * 4, sc + <usize>(m0 * bs) * 4, bs, 1, min<i32>(MR, bm - m0), bn);
       }
       for (let j = 0; j < Ev; j += NR) {
         const nr = min<i32>(NR, Ev - j), panel = pv + <usize>(j * S + t0 * NR) * 4;
         for (let m0 = 0; m0 < bm; m0 += MR) {
-          tile(orow0 + <usize>(m0 * ldo + j) * 4, ldo, pp + <usize>(m0 * bn) * 4, panel, bn, min<i32>(MR, bm - m0), nr, t0 > 0, tmp);
+          tile(orow0 + <usize>(m0 * ldo + j) * 4, ldo, pp + <usize>(m0 / MR * PA * bn) * 4, panel, bn, min<i32>(MR, bm - m0), nr, t0 > 0, tmp);
         }
       }
     }

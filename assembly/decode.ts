@@ -11,7 +11,7 @@
 // decode_attention_f32 is attention_f32's direct path per head: a decode step gives the same bits as
 // the general kernels.
 // No checks here: src/ guarantees sizes ≥ 1 and every range inside memory, outputs not overlapping inputs.
-import { KC, NR, vmadd } from "./gemm";
+import { gemv_packed } from "./gemm";
 import { add_bias_rows } from "./matmul";
 import { attention_direct } from "./attention";
 
@@ -20,91 +20,11 @@ export function decode_scratch_bytes(S: i32): f64 {
   return <f64>S * 4 + 64;
 }
 
-/**
- * c[0:N] = a[0:K] · B (+ bias[0:N]; bias = 0: none), B packed over depth K by pack_b_f32:
- * pb[(p·K + k)·NR + l] = B[k, p·NR + l]. Three panels (24 outputs) per pass over a.
- */
+/** c[0:N] = a[0:K] · B (+ bias[0:N]; bias = 0: none), B packed over depth K by pack_b_f32 (gemm.ts's gemv_packed). */
 export function gemv_packed_f32(c: usize, a: usize, pb: usize, bias: usize, K: i32, N: i32): void {
   assert(K > 0 && N > 0, "gemv_packed_f32: K and N must be >= 1");
-  const panels = (N + NR - 1) / NR;
-  const ps = <usize>K * NR * 4;   // bytes between panels
-  for (let k0 = 0; k0 < K; k0 += KC) {
-    const kc = min<i32>(KC, K - k0);
-    const add = k0 > 0;
-    const a0 = a + (<usize>k0 << 2), b0 = pb + <usize>(k0 * NR) * 4;
-    let p = 0;
-    if (ASC_FEATURE_SIMD) {
-      // Whole panels (p·NR + NR ≤ N), three at a time, then one at a time.
-      const full = N / NR;
-      for (; p + 3 <= full; p += 3) {
-        let v0 = f32x4.splat(0), v1 = v0, v2 = v0, v3 = v0, v4 = v0, v5 = v0;
-        let b = b0 + <usize>p * ps, x = a0;
-        for (let k = 0; k < kc; k++) {
-          const va = v128.load32_splat(x);
-          v0 = vmadd(va, v128.load(b), v0); v1 = vmadd(va, v128.load(b, 16), v1);
-          v2 = vmadd(va, v128.load(b + ps), v2); v3 = vmadd(va, v128.load(b + ps, 16), v3);
-          v4 = vmadd(va, v128.load(b + 2 * ps), v4); v5 = vmadd(va, v128.load(b + 2 * ps, 16), v5);
-          x += 4;
-          b += NR * 4;
-        }
-        const y = c + <usize>(p * NR) * 4;
-        if (add) {
-          v0 = f32x4.add(v128.load(y), v0); v1 = f32x4.add(v128.load(y, 16), v1);
-          v2 = f32x4.add(v128.load(y, 32), v2); v3 = f32x4.add(v128.load(y, 48), v3);
-          v4 = f32x4.add(v128.load(y, 64), v4); v5 = f32x4.add(v128.load(y, 80), v5);
-        }
-        v128.store(y, v0); v128.store(y, v1, 16); v128.store(y, v2, 32);
-        v128.store(y, v3, 48); v128.store(y, v4, 64); v128.store(y, v5, 80);
-      }
-      for (; p < panels; p++) {
-        let v0 = f32x4.splat(0), v1 = v0;
-        let b = b0 + <usize>p * ps, x = a0;
-        for (let k = 0; k < kc; k++) {
-          const va = v128.load32_splat(x);
-          v0 = vmadd(va, v128.load(b), v0); v1 = vmadd(va, v128.load(b, 16), v1);
-          x += 4;
-          b += NR * 4;
-        }
-        const y = c + <usize>(p * NR) * 4;
-        const nr = min<i32>(NR, N - p * NR);
-        if (nr == NR) {
-          if (add) { v0 = f32x4.add(v128.load(y), v0); v1 = f32x4.add(v128.load(y, 16), v1); }
-          v128.store(y, v0); v128.store(y, v1, 16);
-        } else {
-          store_lanes(y, v0, min<i32>(nr, 4), add);
-          if (nr > 4) store_lanes(y + 16, v1, nr - 4, add);
-        }
-      }
-    } else {
-      // Scalar build: gemm_packed's scalar tile for one row (each output summed over the block from zero).
-      for (let n = 0; n < N; n++) {
-        let s: f32 = 0;
-        let b = b0 + <usize>(n / NR) * ps + (<usize>(n % NR) << 2), x = a0;
-        for (let k = 0; k < kc; k++) {
-          s += load<f32>(x) * load<f32>(b);
-          x += 4;
-          b += NR * 4;
-        }
-        const y = c + (<usize>n << 2);
-        store<f32>(y, add ? load<f32>(y) + s : s);
-      }
-    }
-  }
+  gemv_packed(c, a, pb, K, N);
   if (bias != 0) add_bias_rows(c, N, bias, 1, N);
-}
-
-/** y[0:n] (+)= lanes 0..n−1 of v, n ≤ 4. */
-// @ts-ignore: decorator
-@inline function store_lanes(y: usize, v: v128, n: i32, add: bool): void {
-  store_lane(y, f32x4.extract_lane(v, 0), add);
-  if (n > 1) store_lane(y + 4, f32x4.extract_lane(v, 1), add);
-  if (n > 2) store_lane(y + 8, f32x4.extract_lane(v, 2), add);
-  if (n > 3) store_lane(y + 12, f32x4.extract_lane(v, 3), add);
-}
-
-// @ts-ignore: decorator
-@inline function store_lane(p: usize, x: f32, add: bool): void {
-  store<f32>(p, add ? load<f32>(p) + x : x);
 }
 
 /**

@@ -1,5 +1,5 @@
 // matmul(a, b): [...batch, M, K] · [...batch, K, N] → [...batch, M, N], batch dims broadcast (numpy).
-import { checkFits, put, withFrame } from "./call.js";
+import { checkFits, withFrame } from "./call.js";
 import {
   type Tensor, batchOffset, broadcastShapes, broadcastStrides, checkBool, checkOptions, checkTensor, fmtShape, product, rangeError,
 } from "./validate.js";
@@ -52,8 +52,12 @@ export function matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Tensor {
   if (!rt) return { data: out, shape };
   const { kernels } = rt;
   return withFrame(rt, fn, (f) => {
-    const pa = put(rt, f, A.data), pb = put(rt, f, B.data);
-    const pc = f.alloc(out.length * 4), ps = f.alloc(scratchBytes);
+    // One block for a, b, the result and scratch (each part 64-aligned): one allocation per call.
+    const bytesA = align64(A.data.length * 4), bytesB = align64(B.data.length * 4), bytesC = align64(outLen * 4);
+    const pa = f.alloc(bytesA + bytesB + bytesC + scratchBytes);
+    const pb = pa + bytesA, pc = pb + bytesB, ps = pc + bytesC;
+    rt.heap.f32(pa, A.data.length).set(A.data);
+    rt.heap.f32(pb, B.data.length).set(B.data);
     const [aRs, aCs] = ta ? [1, M] : [K, 1];
     const [bRs, bCs] = tb ? [1, K] : [N, 1];
     if (fold) {
@@ -68,4 +72,8 @@ export function matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Tensor {
     out.set(rt.heap.f32(pc, out.length));
     return { data: out, shape };
   });
+}
+
+function align64(bytes: number): number {
+  return Math.ceil(bytes / 64) * 64;
 }

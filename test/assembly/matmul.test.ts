@@ -1,6 +1,6 @@
 // test/assembly/matmul.test.ts ↔ assembly/matmul.ts, assembly/gemm.ts (raw exports).
 // Shapes: C[M×N] = A[M×K] · B[K×N] (+ bias[N]); A, B through element strides (rs, cs), C row stride ldc.
-// Tiles: MR = 5 rows, NR = 8 columns, f32x4 lanes; KC = 256 (k-blocks), NC = 512 (n-blocks).
+// Tiles: MR = 5 rows (6 in the relaxed build), NR = 8 columns, f32x4 lanes; KC = 512 (k-blocks), NC = 512 (n-blocks).
 // Every buffer is guarded (test/support.ts); C and scratch start as NaN, so a skipped write or a read of
 // unwritten scratch shows; inputs are checked unchanged after every call.
 import { test } from "uvu";
@@ -125,6 +125,45 @@ test("add_bias_rows: C[i, j] += bias[j], M ∈ {1, 3, 5}, N through ODD_SIZES, l
       assertClose(g.gather(pc, M, N, ldc), ref, 1e-6, what);
     });
   }
+});
+
+/** One guarded pack_b_f32 + gemm_packed_f32 call (B packed over its full depth K) against refMatmul. */
+function checkPacked(M: number, K: number, N: number, seed: number, opts: { ta?: boolean; tb?: boolean; bias?: boolean; padC?: number } = {}): void {
+  const what = `gemm_packed_f32 M=${M} K=${K} N=${N}${opts.ta ? " Aᵀ" : ""}${opts.tb ? " Bᵀ" : ""}${opts.bias ? " bias" : ""}${opts.padC ? ` ldc=N+${opts.padC}` : ""}`;
+  const rand = rng(seed);
+  const A = randn(rand, M * K), B = randn(rand, K * N), bias = randn(rand, N, -2, 2);
+  const ldc = N + (opts.padC ?? 0);
+  const [aRs, aCs] = opts.ta ? [1, M] : [K, 1];
+  const [bRs, bCs] = opts.tb ? [1, K] : [N, 1];
+  guarded(rt, (g) => {
+    const pa = g.input(layout(A, M, K, aRs, aCs, M * K), "A"), pb = g.input(layout(B, K, N, bRs, bCs, K * N), "B");
+    const pbias = opts.bias ? g.input(bias, "bias") : null;
+    const pp = g.output(kern.packed_b_bytes(K, N) / 4, "packed B");
+    kern.pack_b_f32(pp.ptr, pb.ptr, bRs, bCs, K, N);
+    const pc = g.output(M * ldc, "C");
+    const ps = g.scratch(kern.matmul_scratch_bytes(M, K, N));
+    kern.gemm_packed_f32(pc.ptr, ldc, pa.ptr, aRs, aCs, pp.ptr, pbias?.ptr ?? 0, ps.ptr, M, K, N);
+    g.check(what);
+    g.untouchedOutside(pc, M, N, ldc, 0, what);
+    const ref = refMatmul(A, B, M, K, N);
+    if (opts.bias) for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) ref[i * N + j] += bias[j];
+    assertClose(g.gather(pc, M, N, ldc), ref, 1e-5, what);
+  });
+}
+
+// gemm_packed_f32 (the Linear layers' path): M = 1 is the one-row gemv, M > 1 the packed A panels.
+for (const M of ODD_SIZES) {
+  test(`gemm_packed_f32 M=${tile(M, 5, "MR")} (${M === 1 ? "gemv" : "tiles"}) × K ∈ {1, 3, 17, 63, 65}, N ∈ {${ODD_SIZES}}`, () => {
+    for (const K of [1, 3, 17, 63, 65]) for (const N of ODD_SIZES) checkPacked(M, K, N, M * 7919 + K * 97 + N);
+  });
+}
+
+test("gemm_packed_f32 K across KC (513: a last k-block of one step), Aᵀ, Bᵀ, bias, ldc > N", () => {
+  for (const K of [511, 512, 513, 1025]) {
+    for (const [M, N] of [[1, 17], [3, 8], [7, 65]]) checkPacked(M, K, N, K + M + N);
+    checkPacked(6, K, 9, K, { ta: true, tb: true, bias: true, padC: 3 });
+  }
+  for (const M of [1, 5, 17]) checkPacked(M, 63, 33, M, { ta: true, bias: true, padC: 1 });
 });
 
 test("matmul_f32 is deterministic: the same call twice gives the same bits (M=17 K=300 N=70)", () => {
