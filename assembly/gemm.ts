@@ -134,7 +134,10 @@ export function pack_b(pb: usize, b: usize, rs: i32, cs: i32, kc: i32, nc: i32):
  */
 // @ts-ignore: decorator
 @inline export function tile(c: usize, ldc: i32, pa: usize, pb: usize, kc: i32, mr: i32, nr: i32, acc: bool, tmp: usize): void {
-  if (ASC_FEATURE_SIMD) tile_simd(c, ldc, pa, pb, kc, mr, nr, acc, tmp);
+  if (ASC_FEATURE_SIMD) {
+    if (mr <= 3) tile_3x8(c, ldc, pa, pb, kc, mr, nr, acc, tmp);   // the last panel of M mod MR rows
+    else tile_simd(c, ldc, pa, pb, kc, mr, nr, acc, tmp);
+  }
   else tile_scalar(c, ldc, pa, pb, kc, mr, nr, acc, PA);
 }
 
@@ -199,6 +202,43 @@ function tile_simd(c: usize, ldc: i32, pa: usize, pb: usize, kc: i32, mr: i32, n
     b += NR * 4;
   }
   store_tile(c, ldc, mr, nr, acc, tmp, vacc0x0, vacc0x4, vacc1x0, vacc1x4, vacc2x0, vacc2x4, vacc3x0, vacc3x4, vacc4x0, vacc4x4, vacc5x0, vacc5x4);
+}
+
+/**
+ * tile_simd for a panel with at most 3 rows (M mod MR ≤ 3 at the bottom of a matrix): the same loop
+ * and the same per-lane order for rows 0-2, without computing the zero rows below them (a 2-row panel
+ * of the relaxed 6×8 tile would otherwise cost as much as 6 rows).
+ */
+function tile_3x8(c: usize, ldc: i32, pa: usize, pb: usize, kc: i32, mr: i32, nr: i32, acc: bool, tmp: usize): void {
+  const d = pa - pb;
+  const a0 = pb + d;
+  const vb0 = v128.load(pb);
+  const vb4 = v128.load(pb, 16);
+  const va0 = v128.load32_splat(a0);
+  let vacc0x0 = f32x4.mul(va0, vb0), vacc0x4 = f32x4.mul(va0, vb4);
+  const va1 = v128.load32_splat(a0, 4);
+  let vacc1x0 = f32x4.mul(va1, vb0), vacc1x4 = f32x4.mul(va1, vb4);
+  const va2 = v128.load32_splat(a0, 8);
+  let vacc2x0 = f32x4.mul(va2, vb0), vacc2x4 = f32x4.mul(va2, vb4);
+  let b = pb + NR * 4;
+  const bend = pb + <usize>(kc * NR) * 4;
+  while (b < bend) {
+    const vb0 = v128.load(b);
+    const vb4 = v128.load(b, 16);
+    const a = b + d;
+    const va0 = v128.load32_splat(a);
+    vacc0x0 = vmadd(va0, vb0, vacc0x0);
+    vacc0x4 = vmadd(va0, vb4, vacc0x4);
+    const va1 = v128.load32_splat(a, 4);
+    vacc1x0 = vmadd(va1, vb0, vacc1x0);
+    vacc1x4 = vmadd(va1, vb4, vacc1x4);
+    const va2 = v128.load32_splat(a, 8);
+    vacc2x0 = vmadd(va2, vb0, vacc2x0);
+    vacc2x4 = vmadd(va2, vb4, vacc2x4);
+    b += NR * 4;
+  }
+  const vzero = f32x4.splat(0);
+  store_tile(c, ldc, mr, nr, acc, tmp, vacc0x0, vacc0x4, vacc1x0, vacc1x4, vacc2x0, vacc2x4, vzero, vzero, vzero, vzero, vzero, vzero);
 }
 
 /**
