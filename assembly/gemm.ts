@@ -142,14 +142,28 @@ export function pack_b(pb: usize, b: usize, rs: i32, cs: i32, kc: i32, nc: i32):
 }
 
 /**
- * The SIMD tile: MR×8 (5×8 under plain SIMD, 6×8 with relaxed SIMD's fused multiply-add; the sixth
- * row's code exists only when MR = 6). The loop is shaped for V8's code (~33 x64 instructions a step
- * for 5×8, against ~38 with an A panel of MR floats per step): the A panel has PA = NR floats per
- * step, so A's address is B's plus a constant and one pointer walks both; v128.load folds its offset
- * into the address but v128.load32_splat does not, hence the peeled first step (below). In L1:
- * 43 GFLOP/s vs 39.
+ * The SIMD tile: MR×8 (5×8 under plain SIMD, 6×8 with relaxed SIMD's fused multiply-add); tile_3x8
+ * for a last panel of at most 3 rows (a 2-row panel of the relaxed 6×8 tile would cost 6 rows). Both
+ * are tile_rows with a constant row count, kept apart from their callers: inlining a tile into its
+ * caller's loop halves its speed in V8.
  */
 function tile_simd(c: usize, ldc: i32, pa: usize, pb: usize, kc: i32, mr: i32, nr: i32, acc: bool, tmp: usize): void {
+  tile_rows(MR, c, ldc, pa, pb, kc, mr, nr, acc, tmp);
+}
+
+function tile_3x8(c: usize, ldc: i32, pa: usize, pb: usize, kc: i32, mr: i32, nr: i32, acc: bool, tmp: usize): void {
+  tile_rows(3, c, ldc, pa, pb, kc, mr, nr, acc, tmp);
+}
+
+/**
+ * The tile's loop for `rows` (a constant: 3, 5 or 6) rows × 8 columns. Shaped for V8's code (~33 x64
+ * instructions a step for 5×8, against ~38 with an A panel of MR floats per step): the A panel has
+ * PA = NR floats per step, so A's address is B's plus a constant and one pointer walks both;
+ * v128.load folds its offset into the address but v128.load32_splat does not, hence the peeled first
+ * step (below). In L1: 43 GFLOP/s vs 39.
+ */
+// @ts-ignore: decorator
+@inline function tile_rows(rows: i32, c: usize, ldc: i32, pa: usize, pb: usize, kc: i32, mr: i32, nr: i32, acc: bool, tmp: usize): void {
   // k = 0, peeled: the accumulators start as products (no zeroing), and the splat addresses
   // (memory base + 4, + 8, …, which V8 computes apart from the index) get a use before the loop, so
   // V8 computes them once there instead of once per step.
@@ -163,12 +177,14 @@ function tile_simd(c: usize, ldc: i32, pa: usize, pb: usize, kc: i32, mr: i32, n
   let vacc1x0 = f32x4.mul(va1, vb0), vacc1x4 = f32x4.mul(va1, vb4);
   const va2 = v128.load32_splat(a0, 8);
   let vacc2x0 = f32x4.mul(va2, vb0), vacc2x4 = f32x4.mul(va2, vb4);
-  const va3 = v128.load32_splat(a0, 12);
-  let vacc3x0 = f32x4.mul(va3, vb0), vacc3x4 = f32x4.mul(va3, vb4);
-  const va4 = v128.load32_splat(a0, 16);
-  let vacc4x0 = f32x4.mul(va4, vb0), vacc4x4 = f32x4.mul(va4, vb4);
-  let vacc5x0 = f32x4.splat(0), vacc5x4 = vacc5x0;
-  if (MR > 5) {
+  let vacc3x0 = f32x4.splat(0), vacc3x4 = vacc3x0, vacc4x0 = vacc3x0, vacc4x4 = vacc3x0, vacc5x0 = vacc3x0, vacc5x4 = vacc3x0;
+  if (rows > 3) {
+    const va3 = v128.load32_splat(a0, 12);
+    vacc3x0 = f32x4.mul(va3, vb0); vacc3x4 = f32x4.mul(va3, vb4);
+    const va4 = v128.load32_splat(a0, 16);
+    vacc4x0 = f32x4.mul(va4, vb0); vacc4x4 = f32x4.mul(va4, vb4);
+  }
+  if (rows > 5) {
     const va5 = v128.load32_splat(a0, 20);
     vacc5x0 = f32x4.mul(va5, vb0); vacc5x4 = f32x4.mul(va5, vb4);
   }
@@ -188,13 +204,15 @@ function tile_simd(c: usize, ldc: i32, pa: usize, pb: usize, kc: i32, mr: i32, n
     const va2 = v128.load32_splat(a, 8);
     vacc2x0 = vmadd(va2, vb0, vacc2x0);
     vacc2x4 = vmadd(va2, vb4, vacc2x4);
-    const va3 = v128.load32_splat(a, 12);
-    vacc3x0 = vmadd(va3, vb0, vacc3x0);
-    vacc3x4 = vmadd(va3, vb4, vacc3x4);
-    const va4 = v128.load32_splat(a, 16);
-    vacc4x0 = vmadd(va4, vb0, vacc4x0);
-    vacc4x4 = vmadd(va4, vb4, vacc4x4);
-    if (MR > 5) {
+    if (rows > 3) {
+      const va3 = v128.load32_splat(a, 12);
+      vacc3x0 = vmadd(va3, vb0, vacc3x0);
+      vacc3x4 = vmadd(va3, vb4, vacc3x4);
+      const va4 = v128.load32_splat(a, 16);
+      vacc4x0 = vmadd(va4, vb0, vacc4x0);
+      vacc4x4 = vmadd(va4, vb4, vacc4x4);
+    }
+    if (rows > 5) {
       const va5 = v128.load32_splat(a, 20);
       vacc5x0 = vmadd(va5, vb0, vacc5x0);
       vacc5x4 = vmadd(va5, vb4, vacc5x4);
@@ -202,43 +220,6 @@ function tile_simd(c: usize, ldc: i32, pa: usize, pb: usize, kc: i32, mr: i32, n
     b += NR * 4;
   }
   store_tile(c, ldc, mr, nr, acc, tmp, vacc0x0, vacc0x4, vacc1x0, vacc1x4, vacc2x0, vacc2x4, vacc3x0, vacc3x4, vacc4x0, vacc4x4, vacc5x0, vacc5x4);
-}
-
-/**
- * tile_simd for a panel with at most 3 rows (M mod MR ≤ 3 at the bottom of a matrix): the same loop
- * and the same per-lane order for rows 0-2, without computing the zero rows below them (a 2-row panel
- * of the relaxed 6×8 tile would otherwise cost as much as 6 rows).
- */
-function tile_3x8(c: usize, ldc: i32, pa: usize, pb: usize, kc: i32, mr: i32, nr: i32, acc: bool, tmp: usize): void {
-  const d = pa - pb;
-  const a0 = pb + d;
-  const vb0 = v128.load(pb);
-  const vb4 = v128.load(pb, 16);
-  const va0 = v128.load32_splat(a0);
-  let vacc0x0 = f32x4.mul(va0, vb0), vacc0x4 = f32x4.mul(va0, vb4);
-  const va1 = v128.load32_splat(a0, 4);
-  let vacc1x0 = f32x4.mul(va1, vb0), vacc1x4 = f32x4.mul(va1, vb4);
-  const va2 = v128.load32_splat(a0, 8);
-  let vacc2x0 = f32x4.mul(va2, vb0), vacc2x4 = f32x4.mul(va2, vb4);
-  let b = pb + NR * 4;
-  const bend = pb + <usize>(kc * NR) * 4;
-  while (b < bend) {
-    const vb0 = v128.load(b);
-    const vb4 = v128.load(b, 16);
-    const a = b + d;
-    const va0 = v128.load32_splat(a);
-    vacc0x0 = vmadd(va0, vb0, vacc0x0);
-    vacc0x4 = vmadd(va0, vb4, vacc0x4);
-    const va1 = v128.load32_splat(a, 4);
-    vacc1x0 = vmadd(va1, vb0, vacc1x0);
-    vacc1x4 = vmadd(va1, vb4, vacc1x4);
-    const va2 = v128.load32_splat(a, 8);
-    vacc2x0 = vmadd(va2, vb0, vacc2x0);
-    vacc2x4 = vmadd(va2, vb4, vacc2x4);
-    b += NR * 4;
-  }
-  const vzero = f32x4.splat(0);
-  store_tile(c, ldc, mr, nr, acc, tmp, vacc0x0, vacc0x4, vacc1x0, vacc1x4, vacc2x0, vacc2x4, vzero, vzero, vzero, vzero, vzero, vzero);
 }
 
 /**
