@@ -58,6 +58,32 @@ test("gemv_packed_f32 more than one K block (K = 513, 1100) and N = 23, 24, 25, 
   for (const K of [513, 1100]) for (const N of [23, 24, 25, 47, 48, 49, 200, 512]) checkGemv(K, N, N % 2 === 0, K + N);
 });
 
+test("gemv_packed_f32 gives the bits of the same row inside a batched product (the tiles: 5×8 or 6×8, and 3×8 for the last rows)", () => {
+  for (const K of [3, 17, 513, 1100]) for (const N of [5, 24, 49]) for (const signedZero of [false, true]) {
+    const M = 7, what = `gemv vs tiles K=${K} N=${N}${signedZero ? " (row 2 of A zero, B < 0: sums of −0, no bias)" : ""}`;
+    const rand = rng(K * 7 + N);
+    const A = randn(rand, M * K), B = randn(rand, K * N), bias = randn(rand, N, -2, 2);
+    if (signedZero) {
+      A.fill(0, 2 * K, 3 * K);
+      for (let i = 0; i < B.length; i++) B[i] = -Math.abs(B[i]) - 0.5;
+    }
+    guarded(rt, (g) => {
+      const pa = g.input(A, "A"), pB = g.input(B, "B"), pbias = signedZero ? { ptr: 0 } : g.input(bias, "bias");
+      const pp = g.scratch(kern.packed_b_bytes(K, N), "packed B");
+      kern.pack_b_f32(pp.ptr, pB.ptr, N, 1, K, N);
+      const pc = g.output(M * N, "C"), ps = g.scratch(kern.matmul_scratch_bytes(M, K, N));
+      kern.gemm_packed_f32(pc.ptr, N, pa.ptr, K, 1, pp.ptr, pbias.ptr, ps.ptr, M, K, N);
+      const rows = g.f32(pc).slice();
+      for (let r = 0; r < M; r++) {
+        const pr = g.output(N, `row ${r}`);
+        kern.gemv_packed_f32(pr.ptr, pa.ptr + r * K * 4, pp.ptr, pbias.ptr, K, N);
+        bitsEqual(g.f32(pr).slice(), rows.subarray(r * N, (r + 1) * N), `${what}: row ${r}`);
+      }
+      g.check(what);
+    });
+  }
+});
+
 // ---- decode_attention_f32 ----------------------------------------------------------------------------------------
 
 interface AttnCase { H: number; Hkv: number; S: number; D: number; headMajor: boolean; spare?: number; scale?: number; range?: number }
