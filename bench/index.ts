@@ -10,7 +10,8 @@
 // SIMD, also in the relaxed build ("wasm-attention relaxed"). Node 20 needs a V8 flag for that, so on
 // Node 20 this script starts itself again with --experimental-wasm-relaxed-simd.
 import { spawnSync } from "node:child_process";
-import { statSync } from "node:fs";
+import { appendFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   type BuildName, MultiHeadAttention, init, initSync, matmul, scaledDotProductAttention, softmax,
@@ -223,7 +224,10 @@ m.scaledDotProductAttention(q, q, q); console.log(performance.now() - t0);`;
 }
 
 const cold = coldStart();
-console.log(summary(results, cold));
+const targets = summary(results, cold);
+console.log(targets);
+// The targets table goes into latest.md too (written by runBench unless --quick without --save).
+if (!opts.quick || opts.save) appendFileSync(join(opts.outDir, "latest.md"), targets + "\n");
 
 /** The issue's targets against this run's medians. */
 function summary(rs: BenchResult[], c: ReturnType<typeof coldStart>): string {
