@@ -29,12 +29,12 @@ if (!existsSync(wasm) || !existsSync(gen) || newest(join(root, "assembly")) > st
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
-// Rebuild dist/ (tsc, then the CommonJS bundle) when src/ is newer: the runtime part uses the packed package.
+// Rebuild dist/ (tsc, then the esbuild bundles) when src/ is newer: the runtime part uses the packed package.
 let distOk = true;
 const distStamp = join(root, "dist", "cjs", "index.cjs");
 if (runtimes && (!existsSync(distStamp) || newest(join(root, "src")) > statSync(distStamp).mtimeMs)) {
   console.log("# building dist/ (src/ changed)");
-  for (const step of [[join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], [join(root, "scripts", "build-cjs.mjs")]]) {
+  for (const step of [[join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], [join(root, "scripts", "build-bundles.mjs")]]) {
     const r = spawnSync(process.execPath, step, { cwd: root, stdio: "inherit" });
     if (r.status !== 0) { distOk = false; break; }
   }
