@@ -5,6 +5,7 @@ export type { BuildInfo, BuildName, InitOptions, WasmSource } from "./wasm.js";
 export { matmul } from "./matmul.js";
 export type { MatmulOptions } from "./matmul.js";
 export { softmax } from "./softmax.js";
+export type { SoftmaxOptions } from "./softmax.js";
 export { scaledDotProductAttention } from "./sdpa.js";
 export type { SdpaOptions, SdpaResult } from "./sdpa.js";
 export type { Tensor, Mask } from "./validate.js";

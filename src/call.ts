@@ -30,8 +30,3 @@ export function put(rt: Runtime, f: Frame, data: Float32Array | Uint8Array): num
   else rt.heap.u8(p, data.length).set(data);
   return p;
 }
-
-/** New Float32Array with a copy of n floats at p. */
-export function take(rt: Runtime, p: number, n: number): Float32Array {
-  return rt.heap.f32(p, n).slice();
-}

@@ -1,7 +1,7 @@
 // matmul(a, b): [...batch, M, K] · [...batch, K, N] → [...batch, M, N], batch dims broadcast (numpy).
 import { checkFits, withFrame } from "./call.js";
 import {
-  type Tensor, batchOffset, broadcastShapes, broadcastStrides, checkBool, checkOptions, checkTensor, fmtShape, product, rangeError,
+  type Tensor, batchOffset, broadcastShapes, broadcastStrides, checkBool, checkOptions, checkOut, checkTensor, fmtShape, product, rangeError,
 } from "./validate.js";
 import { runtime } from "./wasm.js";
 
@@ -10,15 +10,17 @@ export interface MatmulOptions {
   transposeA?: boolean;
   /** Read b as [...batch, N, K] (its last two axes swapped), e.g. a PyTorch Linear weight [out, in]. */
   transposeB?: boolean;
+  /** Write the result into this Float32Array (exactly the result's element count) instead of a new one; it may be a.data or b.data. */
+  out?: Float32Array;
 }
 
-const KEYS = ["transposeA", "transposeB"] as const;
+const KEYS = ["transposeA", "transposeB", "out"] as const;
 
 /**
  * Matrix product over the last two axes, f32: C = op(A)·op(B), op = identity or transpose.
  * Leading (batch) axes broadcast as in numpy; both operands need rank ≥ 2.
- * @throws {TypeError} a non-tensor, non-Float32Array data, a non-boolean flag, an unknown option
- * @throws {RangeError} data length ≠ shape product, rank < 2, inner dims differ, batch dims don't broadcast, too large for WASM memory
+ * @throws {TypeError} a non-tensor, non-Float32Array data or out, a non-boolean flag, an unknown option
+ * @throws {RangeError} data length ≠ shape product, out of another length, rank < 2, inner dims differ, batch dims don't broadcast, too large for WASM memory
  */
 export function matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Tensor {
   const fn = "matmul";
@@ -41,6 +43,7 @@ export function matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Tensor {
   const nb = product(batch);
   const shape = [...batch, M, N];
   const outLen = nb * M * N;
+  const out = checkOut(fn, "options.out", o.out, outLen, shape);
   const work = outLen > 0 && K > 0;
   const rt = work ? runtime(fn) : null;
   // b shared by every batch item and a plain row-major: one GEMM with M' = nb·M rows.
@@ -48,8 +51,7 @@ export function matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Tensor {
   const Mk = fold ? nb * M : M;
   const scratchBytes = rt ? rt.kernels.matmul_scratch_bytes(Mk, K, N) : 0;
   checkFits(fn, (A.data.length + B.data.length + outLen) * 4 + scratchBytes, "a, b and the result");
-  const out = new Float32Array(outLen);
-  if (!rt) return { data: out, shape };
+  if (!rt) return { data: o.out === undefined ? out : out.fill(0), shape };   // K = 0: zeros
   const { kernels } = rt;
   return withFrame(rt, fn, (f) => {
     // One block for a, b, the result and scratch (each part 64-aligned): one allocation per call.

@@ -15,7 +15,7 @@ import { ADDITIVE, DROP_NONZERO, type MaskPlan, masksBytes, planMask, writeMasks
 import { mulberry32 } from "./random.js";
 import { readSafetensors } from "./safetensors.js";
 import {
-  type Mask, type Tensor, checkBool, checkInt, checkMask, checkOptions, checkTensor, fmtLength, fmtShape, product, rangeError, typeError,
+  type Mask, type Tensor, checkBool, checkInt, checkMask, checkOptions, checkOut, checkTensor, fmtLength, fmtShape, product, rangeError, typeError,
 } from "./validate.js";
 import { type Runtime, runtime } from "./wasm.js";
 
@@ -67,6 +67,8 @@ export interface MultiHeadAttentionOptions {
   averageWeights?: boolean;
   /** A KV cache from createCache(): the forward appends the new tokens' K/V and attends over all of it. */
   cache?: KVCache;
+  /** Write the output into this Float32Array (B·L·E elements) instead of a new one; it may be an input's data. */
+  out?: Float32Array;
 }
 
 export interface MultiHeadAttentionResult {
@@ -76,7 +78,7 @@ export interface MultiHeadAttentionResult {
 
 const CONFIG_KEYS = ["embedDim", "numHeads", "numKVHeads", "kdim", "vdim", "bias", "seed"] as const;
 const WEIGHT_KEYS = ["inProjWeight", "qProjWeight", "kProjWeight", "vProjWeight", "inProjBias", "outProjWeight", "outProjBias"] as const;
-const FORWARD_KEYS = ["keyPaddingMask", "attnMask", "causal", "needWeights", "averageWeights", "cache"] as const;
+const FORWARD_KEYS = ["keyPaddingMask", "attnMask", "causal", "needWeights", "averageWeights", "cache", "out"] as const;
 
 function uniform(rand: () => number, n: number, bound: number): Float32Array {
   const x = new Float32Array(n);
@@ -397,8 +399,8 @@ export class MultiHeadAttention {
   /**
    * Attention over `key`/`value` (cross-attention), or over `query` itself when they are omitted
    * (self-attention). query [B, L, E] or unbatched [L, E]; key [B, S, kdim]; value [B, S, vdim].
-   * @throws {TypeError} non-tensors, non-Float32Array data, only one of key/value, a non-boolean flag, masks of other data types, an unknown option, a foreign or disposed cache, use after dispose
-   * @throws {RangeError} wrong widths, ranks or batch/length mismatches, masks that don't fit, cache overflow, too large for WASM memory
+   * @throws {TypeError} non-tensors, non-Float32Array data or out, only one of key/value, a non-boolean flag, masks of other data types, an unknown option, a foreign or disposed cache, use after dispose
+   * @throws {RangeError} out of another length, wrong widths, ranks or batch/length mismatches, masks that don't fit, cache overflow, too large for WASM memory
    */
   forward(query: Tensor, key?: Tensor, value?: Tensor, options?: MultiHeadAttentionOptions): MultiHeadAttentionResult {
     const fn = "MultiHeadAttention.forward";
@@ -464,6 +466,7 @@ export class MultiHeadAttention {
     const averageWeights = checkBool(fn, "options.averageWeights", o.averageWeights, true);
 
     const outShape = unbatched ? [L, E] : [B, L, E];
+    const out = checkOut(fn, "options.out", o.out, B * L * E, outShape);
     const wShape = averageWeights ? [B, L, S] : [B, H, L, S];
     const rt = this.rt;
     const k = rt.kernels;
@@ -476,7 +479,6 @@ export class MultiHeadAttention {
     checkFits(fn, (Q.data.length + (Kx ? Kx.data.length + Vx!.data.length : 0) + 2 * B * L * E + 2 * B * Sx * Ekv
       + (needWeights ? B * H * L * S * (averageWeights ? 2 : 1) : 0) + B * L * E) * 4 + gemmScratch + attnScratch + masksBytes(plans, B * H) + 4096,
     "the activations, scratch and weights output");
-    const out = new Float32Array(B * L * E);
     const weights = needWeights ? new Float32Array(product(wShape)) : null;
     const result = (): MultiHeadAttentionResult => ({
       output: { data: out, shape: outShape },

@@ -4,7 +4,7 @@
 import { checkFits, put, withFrame } from "./call.js";
 import { type MaskPlan, masksBytes, planMask, writeMasks } from "./masks.js";
 import {
-  type Mask, type Tensor, checkBool, checkFinite, checkMask, checkOptions, checkTensor, fmtShape, product, rangeError, typeError,
+  type Mask, type Tensor, checkBool, checkFinite, checkMask, checkOptions, checkOut, checkTensor, fmtShape, product, rangeError, typeError,
 } from "./validate.js";
 import { runtime } from "./wasm.js";
 
@@ -20,6 +20,8 @@ export interface SdpaOptions {
   scale?: number;
   /** Also return the attention weights [...batch, L, S]. */
   returnWeights?: boolean;
+  /** Write the output into this Float32Array (the output's element count) instead of a new one; it may be an input's data. */
+  out?: Float32Array;
 }
 
 export interface SdpaResult {
@@ -27,14 +29,14 @@ export interface SdpaResult {
   weights?: Tensor;
 }
 
-const KEYS = ["mask", "causal", "scale", "returnWeights"] as const;
+const KEYS = ["mask", "causal", "scale", "returnWeights", "out"] as const;
 
 /**
  * Scaled dot-product attention, f32: softmax(Q·Kᵀ·scale + mask)·V.
  * Masks combine (a score is kept only if every mask keeps it); a query row with nothing to attend to
  * gives zeros in output and weights.
- * @throws {TypeError} a non-tensor or non-Float32Array data, a mask of other data types, a non-boolean flag, a non-number scale, an unknown option
- * @throws {RangeError} data length ≠ shape product, rank < 2, E/S/batch mismatch between query, key and value, a mask that does not broadcast, a non-finite scale, too large for WASM memory
+ * @throws {TypeError} a non-tensor or non-Float32Array data or out, a mask of other data types, a non-boolean flag, a non-number scale, an unknown option
+ * @throws {RangeError} data length ≠ shape product, out of another length, rank < 2, E/S/batch mismatch between query, key and value, a mask that does not broadcast, a non-finite scale, too large for WASM memory
  */
 export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, options?: SdpaOptions): SdpaResult {
   const fn = "scaledDotProductAttention";
@@ -63,6 +65,7 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
 
   const nb = product(batch);
   const outLen = nb * L * Ev, wLen = returnWeights ? nb * L * S : 0;
+  const output = checkOut(fn, "options.out", o.out, outLen, [...batch, L, Ev]);
   // Nothing to compute: empty output, or no keys (every row fully masked: zeros).
   const work = nb * L > 0 && S > 0 && (outLen > 0 || wLen > 0);
   const rt = work ? runtime(fn) : null;
@@ -72,13 +75,15 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
   // Refuse what cannot fit before allocating anything, here or in WASM memory.
   checkFits(fn, (Q.data.length + K.data.length + V.data.length + outLen + wLen + (E === 0 ? L + S : 0)) * 4
     + scratch + masksBytes(plans, nb) + 1024, "query, key, value, the result and scratch");
-  const output = new Float32Array(outLen);
   const weights = returnWeights ? new Float32Array(wLen) : null;
   const result = (): SdpaResult => ({
     output: { data: output, shape: [...batch, L, Ev] },
     ...(weights ? { weights: { data: weights, shape: target } } : {}),
   });
-  if (!rt) return result();
+  if (!rt) {
+    if (o.out !== undefined) output.fill(0);   // no keys: zeros
+    return result();
+  }
   const { kernels } = rt;
   return withFrame(rt, fn, (f) => {
     const pq = E > 0 ? put(rt, f, Q.data) : f.alloc(L * 4);

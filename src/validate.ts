@@ -52,6 +52,18 @@ export function product(dims: readonly number[]): number {
   return p;
 }
 
+/**
+ * The array a result is written into: `options.out` when given (a Float32Array of exactly n elements,
+ * which may be one of the call's inputs: inputs are copied into WASM memory before anything is written),
+ * else a new zeroed one. Checked with the other arguments, before anything is written.
+ */
+export function checkOut(fn: string, arg: string, v: unknown, n: number, shape: readonly number[]): Float32Array {
+  if (v === undefined) return new Float32Array(n);
+  if (!(v instanceof Float32Array)) throw typeError(fn, arg, "a Float32Array", v);
+  if (v.length !== n) throw rangeError(fn, `${arg}.length`, `equal the result's ${n} elements (shape ${fmtShape(shape)})`, v.length);
+  return v;
+}
+
 /** Checks a shape: an array of non-negative safe integers. */
 export function checkShape(fn: string, arg: string, shape: unknown): number[] {
   if (!Array.isArray(shape)) throw typeError(fn, `${arg}.shape`, "an array of non-negative integers", shape);

@@ -159,6 +159,37 @@ test("matmul does not modify inputs given as subarray views at odd offsets: [2, 
   assert.equal(Array.from(big), before);
 });
 
+test("matmul options.out: the result is written into it and returned (same bits as a new array), batch and transposes, odd sizes", () => {
+  const rand = rng(21);
+  for (const [aShape, bShape, opts, M, N, batch] of [
+    [[17, 63], [63, 65], {}, 17, 65, []],
+    [[3, 1, 5, 9], [2, 9, 3], {}, 5, 3, [3, 2]],
+    [[2, 9, 5], [3, 9], { transposeA: true, transposeB: true }, 5, 3, [2]],
+  ] as [number[], number[], MatmulOptions, number, number, number[]][]) {
+    const a: Tensor = { data: randn(rand, prod(aShape)), shape: aShape }, b: Tensor = { data: randn(rand, prod(bShape)), shape: bShape };
+    const fresh = matmul(a, b, opts);
+    const out = new Float32Array(prod(batch) * M * N).fill(NaN);
+    const r = matmul(a, b, { ...opts, out });
+    assert.ok(r.data === out, `[${aShape}] · [${bShape}]: data is out`);
+    assert.equal(r.shape, [...batch, M, N]);
+    assert.equal(Array.from(out), Array.from(fresh.data), `[${aShape}] · [${bShape}]: same bits`);
+  }
+});
+
+test("matmul options.out may be an input's data (a·B into a.data, [4, 65] · [65, 65]); K = 0 overwrites out with zeros", () => {
+  const rand = rng(22);
+  const a: Tensor = { data: randn(rand, 4 * 65), shape: [4, 65] }, b: Tensor = { data: randn(rand, 65 * 65), shape: [65, 65] };
+  const want = matmul(a, b).data;
+  const r = matmul(a, b, { out: a.data });
+  assert.ok(r.data === a.data);
+  assert.equal(Array.from(a.data), Array.from(want), "in place");
+  const out = new Float32Array(6).fill(7);
+  matmul({ data: new Float32Array(0), shape: [2, 0] }, { data: new Float32Array(0), shape: [0, 3] }, { out });
+  assert.equal(Array.from(out), [0, 0, 0, 0, 0, 0]);
+  const empty = new Float32Array(0);
+  assert.ok(matmul({ data: new Float32Array(0), shape: [0, 4] }, { data: new Float32Array(12), shape: [4, 3] }, { out: empty }).data === empty);
+});
+
 // ---- errors --------------------------------------------------------------------------------------------------------
 
 const A = (): Tensor => ({ data: randn(rng(1), 6), shape: [2, 3] });
@@ -171,6 +202,20 @@ function errorTest(name: string, call: () => unknown, cls: typeof TypeError | ty
   });
 }
 
+for (const [name, out, cls, pattern] of [
+  ["options.out a Float64Array", new Float64Array(8), TypeError, /options\.out must be a Float32Array; got a Float64Array\(8\)/],
+  ["options.out an Array", [0, 0, 0, 0, 0, 0, 0, 0], TypeError, /options\.out must be a Float32Array; got an Array\(8\)/],
+  ["options.out null", null, TypeError, /options\.out must be a Float32Array; got null/],
+  ["options.out too short", new Float32Array(7), RangeError, /options\.out\.length must equal the result's 8 elements \(shape \[2, 4\]\); got 7/],
+  ["options.out too long", new Float32Array(9), RangeError, /options\.out\.length must equal the result's 8 elements \(shape \[2, 4\]\); got 9/],
+] as const) {
+  errorTest(name, () => matmul(A(), B(), { out: out as never }), cls, pattern);
+}
+test("matmul: an out of the wrong length is left untouched", () => {
+  const out = new Float32Array(9).fill(5);
+  throwsWith(() => matmul(A(), B(), { out }), RangeError, /options\.out\.length/, "length 9");
+  assert.ok(out.every((x) => x === 5));
+});
 errorTest("options not an object (\"T\")", () => matmul(A(), B(), "T" as never), TypeError, /options must be an object; got "T"/);
 errorTest("unknown option transpose", () => matmul(A(), B(), { transpose: true } as never), TypeError,
   /unknown option "transpose"; known options are transposeA, transposeB/);

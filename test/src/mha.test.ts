@@ -719,6 +719,37 @@ function expectRows(got: Float32Array, whole: { lib: Float32Array; ref: { out: F
   assertClose(got, rowsOf(whole.ref.out, B, T, E, a, b), RTOL, `${what}: against refMha`);
 }
 
+test("forward options.out: the output is written into it (same bits as a new array): self, cross with weights, unbatched, a cache step", () => {
+  const rand = rng(81);
+  const m = model({ E: 12, H: 3 }, 82), x = model({ E: 12, H: 3, kdim: 5, vdim: 7 }, 83);
+  const same = (mm: Model, q: Tensor, k: Tensor | undefined, v: Tensor | undefined, o: MultiHeadAttentionOptions, what: string) => {
+    const want = mm.mha.forward(q, k, v, o);
+    const out = new Float32Array(want.output.data.length).fill(NaN);
+    const r = mm.mha.forward(q, k, v, { ...o, out });
+    assert.ok(r.output.data === out, `${what}: data is out`);
+    assert.equal(r.output.shape, want.output.shape, `${what}: shape`);
+    bitsEqual(out, want.output.data, `${what}: output`);
+    if (o.needWeights) bitsEqual(r.weights!.data, want.weights!.data, `${what}: weights`);
+  };
+  same(m, ...inputs(m, rand, 2, 17, 17, false), { causal: true }, "self B=2 L=17");
+  same(x, ...inputs(x, rand, 3, 5, 65, true), { needWeights: true }, "cross B=3 L=5 S=65");
+  same(m, ...inputs(m, rand, 1, 3, 3, false, true), {}, "unbatched L=3");
+  const c1 = m.mha.createCache({ batch: 2, maxLength: 8 }), c2 = m.mha.createCache({ batch: 2, maxLength: 8 });
+  const prefix = inputs(m, rand, 2, 5, 5, false)[0], step = inputs(m, rand, 2, 1, 1, false)[0];
+  m.mha.forward(prefix, undefined, undefined, { cache: c1 });
+  m.mha.forward(prefix, undefined, undefined, { cache: c2 });
+  const want = m.mha.forward(step, undefined, undefined, { cache: c1 }).output.data;
+  const out = new Float32Array(2 * 12);
+  m.mha.forward(step, undefined, undefined, { cache: c2, out });
+  bitsEqual(out, want, "cache step");
+  // in place: out = query.data
+  const q = inputs(m, rand, 2, 3, 3, false)[0];
+  const fresh = m.mha.forward(q).output.data;
+  assert.ok(m.mha.forward(q, undefined, undefined, { out: q.data }).output.data === q.data);
+  bitsEqual(q.data, fresh, "in place");
+  m.mha.dispose(); x.mha.dispose();
+});
+
 test("KV cache: a prefix then single-token steps (B = 2) = one causal forward over the whole sequence, row by row", () => {
   for (const c of CACHE_CFGS) {
     const m = model(c, 40), E = m.cfg.E, B = 2, T = 9, p = 4;
@@ -1077,6 +1108,12 @@ const ERRORS: ErrCase[] = [
     return [
       ["forward: options not an object", fP(qP(), undefined, undefined, "causal"), TypeError, [F, 'options must be an object; got "causal"']],
       ["forward: unknown option `casual`", fP(qP(), undefined, undefined, { casual: true }), TypeError, [F, 'unknown option "casual"; known options are keyPaddingMask, attnMask, causal']],
+      ["forward: out a Float64Array", fP(qP(), undefined, undefined, { out: new Float64Array(48) }), TypeError, [F, "options.out must be a Float32Array; got a Float64Array(48)"]],
+      ["forward: out of length 47", fP(qP(), undefined, undefined, { out: new Float32Array(47) }), RangeError, [F, "options.out.length must equal the result's 48 elements (shape [2, 3, 8]); got 47"]],
+      ["forward: out of the wrong length with a cache (the cache does not advance)", () => {
+        const c = SH().P.mha.createCache({ batch: 2, maxLength: 8 });
+        try { return SH().P.mha.forward(qP(), undefined, undefined, { cache: c, out: new Float32Array(8) }); } finally { assert.is(c.length, 0); c.dispose(); }
+      }, RangeError, [F, "options.out.length must equal the result's 48 elements"]],
       ["forward: query not a tensor", fP(null), TypeError, [F, "query must be a tensor { data: Float32Array, shape: [B, L, E] or [L, E] }; got null"]],
       ["forward: query.data not Float32Array", fP({ data: Array(48).fill(0), shape: [2, 3, 8] }), TypeError, [F, "query.data must be a Float32Array; got an Array(48)"]],
       ["forward: query.data length ≠ shape", fP({ data: new Float32Array(47), shape: [2, 3, 8] }), RangeError, [F, "query.data must have length 2·3·8 = 48 for shape [2, 3, 8]; got 47"]],

@@ -297,6 +297,31 @@ test("sdpa does not modify inputs given as subarray views at odd offsets (query,
   assert.equal([Array.from(big), Array.from(bytes), Array.from(add)], before);
 });
 
+test("sdpa options.out: the output is written into it (same bits as a new array), with weights, masks, batch [2], L=17 S=65", () => {
+  const rand = rng(31);
+  const q = randn(rand, 2 * 17 * 9), k = randn(rand, 2 * 65 * 9), v = randn(rand, 2 * 65 * 5);
+  const Q: Tensor = { data: q, shape: [2, 17, 9] }, K: Tensor = { data: k, shape: [2, 65, 9] }, V: Tensor = { data: v, shape: [2, 65, 5] };
+  const opts: SdpaOptions = { causal: true, mask: { data: randBytes(rand, 17 * 65, 0.8), shape: [17, 65] }, returnWeights: true };
+  const want = sdpa(Q, K, V, opts);
+  const out = new Float32Array(2 * 17 * 5).fill(NaN);
+  const r = sdpa(Q, K, V, { ...opts, out });
+  assert.ok(r.output.data === out);
+  assert.equal(r.output.shape, [2, 17, 5]);
+  assert.equal(Array.from(out), Array.from(want.output.data));
+  assert.equal(Array.from(r.weights!.data), Array.from(want.weights!.data), "weights");
+});
+
+test("sdpa options.out may be the query's data (E = Ev); S = 0 overwrites out with zeros", () => {
+  const rand = rng(32);
+  const Q: Tensor = { data: randn(rand, 3 * 8), shape: [3, 8] }, K: Tensor = { data: randn(rand, 5 * 8), shape: [5, 8] }, V: Tensor = { data: randn(rand, 5 * 8), shape: [5, 8] };
+  const want = sdpa(Q, K, V).output.data;
+  assert.ok(sdpa(Q, K, V, { out: Q.data }).output.data === Q.data);
+  assert.equal(Array.from(Q.data), Array.from(want), "in place");
+  const out = new Float32Array(3 * 2).fill(9);
+  sdpa(Q, { data: new Float32Array(0), shape: [0, 8] }, { data: new Float32Array(0), shape: [0, 2] }, { out });
+  assert.equal(Array.from(out), [0, 0, 0, 0, 0, 0]);
+});
+
 test("before init(): sdpa, matmul and softmax throw an Error naming the function and saying to call init() (fresh process)", () => {
   const index = fileURLToPath(new URL("../../src/index.ts", import.meta.url));
   const script = `
@@ -329,6 +354,9 @@ function errorTest(name: string, call: () => unknown, cls: typeof TypeError | ty
 }
 
 errorTest("options not an object (5)", () => sdpa(Q(), K(), V(), 5 as never), TypeError, /options must be an object; got 5/);
+errorTest("options.out a Float64Array", () => sdpa(Q(), K(), V(), { out: new Float64Array(6) as never }), TypeError, /options\.out must be a Float32Array; got a Float64Array\(6\)/);
+errorTest("options.out of the weights' length", () => sdpa(Q(), K(), V(), { out: new Float32Array(15) }), RangeError,
+  /options\.out\.length must equal the result's 6 elements \(shape \[3, 2\]\); got 15/);
 errorTest("options null", () => sdpa(Q(), K(), V(), null as never), TypeError, /options must be an object; got null/);
 errorTest("options an array", () => sdpa(Q(), K(), V(), [] as never), TypeError, /options must be an object; got an Array\(0\)/);
 errorTest("unknown option `casual` (typo of causal)", () => sdpa(Q(), K(), V(), { casual: true } as never), TypeError,

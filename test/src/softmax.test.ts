@@ -82,6 +82,21 @@ test("softmax results are fresh arrays: not views of WASM memory, not x, new per
   assert.equal(Array.from(a.data), keep, "not overwritten by a later call");
 });
 
+test("softmax options.out: written and returned (same bits as a new array, [3, 65]); in place with out = x.data; [0] with an empty out", () => {
+  const x: Tensor = { data: randn(rng(7), 3 * 65, -20, 20), shape: [3, 65] };
+  const want = softmax(x).data;
+  const out = new Float32Array(3 * 65).fill(NaN);
+  const r = softmax(x, { out });
+  assert.ok(r.data === out);
+  assert.equal(r.shape, [3, 65]);
+  assert.equal(Array.from(out), Array.from(want));
+  const y = softmax(x, { out: x.data });
+  assert.ok(y.data === x.data);
+  assert.equal(Array.from(x.data), Array.from(want), "in place");
+  const empty = new Float32Array(0);
+  assert.ok(softmax({ data: new Float32Array(0), shape: [0] }, { out: empty }).data === empty);
+});
+
 // ---- errors --------------------------------------------------------------------------------------------------------
 
 const X = (): Tensor => ({ data: randn(rng(1), 6), shape: [2, 3] });
@@ -95,6 +110,9 @@ function errorTest(name: string, call: () => unknown, cls: typeof TypeError | ty
 
 errorTest("options not an object (1)", () => softmax(X(), 1 as never), TypeError, /options must be an object; got 1/);
 errorTest("unknown option axis", () => softmax(X(), { axis: 0 } as never), TypeError, /unknown option "axis"; known options are /);
+errorTest("options.out a Uint8Array", () => softmax(X(), { out: new Uint8Array(6) as never }), TypeError, /options\.out must be a Float32Array; got a Uint8Array\(6\)/);
+errorTest("options.out of length 5", () => softmax(X(), { out: new Float32Array(5) }), RangeError,
+  /options\.out\.length must equal the result's 6 elements \(shape \[2, 3\]\); got 5/);
 errorTest("x not a tensor (null)", () => softmax(null as never), TypeError, /x must be a tensor \{ data: Float32Array, shape: \[\.\.\., N\] \}; got null/);
 errorTest("x.data a Float64Array", () => softmax({ data: new Float64Array(6), shape: [2, 3] } as never), TypeError,
   /x\.data must be a Float32Array; got an? Float64Array\(6\)/);
