@@ -237,6 +237,30 @@ const CASES = [
       return { outputs: [full, ...steps], diff: cache.length === T ? relDiff(stitched, full) : Infinity, tol: 1e-5 };
     } finally { mha.dispose(); }
   }],
+  ["out_option", (api) => {   // options.out on every function: the same bits as a fresh result, written into the given array
+    const r = rng(12), M = 9, K = 21, N = 9, H = 2, L = 5, S = 19, E = 8, Em = 16;
+    const a = uniform(r, M * K), b = uniform(r, K * N), x = uniform(r, 3 * 33, -5, 5);
+    const q = uniform(r, H * L * E), k = uniform(r, H * S * E), v = uniform(r, H * S * E), xm = uniform(r, L * Em);
+    const mha = new api.MultiHeadAttention({ embedDim: Em, numHeads: 2, seed: 5 });
+    try {
+      const fresh = [
+        api.matmul(tensor(a, [M, K]), tensor(b, [K, N])).data,
+        api.softmax(tensor(x, [3, 33])).data,
+        api.scaledDotProductAttention(tensor(q, [H, L, E]), tensor(k, [H, S, E]), tensor(v, [H, S, E]), { causal: true }).output.data,
+        mha.forward(tensor(xm, [L, Em])).output.data,
+      ];
+      const outs = [new Float32Array(M * N), x, new Float32Array(H * L * E).fill(NaN), new Float32Array(L * Em)];
+      const got = [
+        api.matmul(tensor(a, [M, K]), tensor(b, [K, N]), { out: outs[0] }).data,
+        api.softmax(tensor(x, [3, 33]), { out: outs[1] }).data,   // in place
+        api.scaledDotProductAttention(tensor(q, [H, L, E]), tensor(k, [H, S, E]), tensor(v, [H, S, E]), { causal: true, out: outs[2] }).output.data,
+        mha.forward(tensor(xm, [L, Em]), undefined, undefined, { out: outs[3] }).output.data,
+      ];
+      let same = got.every((g, i) => g === outs[i]);
+      for (let i = 0; i < 4 && same; i++) same = fnv1a([got[i]]) === fnv1a([fresh[i]]);
+      return { outputs: got, diff: same ? 0 : Infinity, tol: 0 };
+    } finally { mha.dispose(); }
+  }],
 ];
 
 export const CASE_NAMES = CASES.map(([name]) => name);
