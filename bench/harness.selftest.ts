@@ -122,7 +122,7 @@ const cases: BenchCase[] = [
 // ───────────── the run ─────────────
 
 const out = mkdtempSync(join(tmpdir(), 'bench-selftest-'));
-const opts = parseArgs(['--quick', '--rounds', '3', '--save', '--out', out, 'DOT']);
+const opts = parseArgs(['--quick', '--rounds', '3', '--time', '0.1', '--save', '--out', out, 'DOT']);
 let stdout = '';
 const write = process.stdout.write.bind(process.stdout);
 process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
@@ -150,13 +150,14 @@ for (const r of results) {
   check(slow.status === 'ok' && slow.async && slow.maxDiff === 0, `${r.name}: slow (async) validated and timed`);
   const ratio = r.ratios['slow'];
   ratios.push(ratio ?? NaN);
-  check(ratio !== undefined && ratio > 1.2 && ratio < 3.5, `${r.name}: slow/ours ratio roughly 2`, ratio?.toFixed(2));
+  // Loose per case (a shared host can disturb one case's rounds: 1.13 seen); the median below is tighter.
+  check(ratio !== undefined && ratio > 1 && ratio < 4, `${r.name}: slow/ours ratio above 1`, ratio?.toFixed(2));
   check(wrong.status === 'mismatch' && /^mismatch \(maxdiff 1\b/.test(wrong.note ?? '') && wrong.stats === undefined && !('wrong' in r.ratios),
     `${r.name}: mismatch reported, not timed`, wrong.note);
   check(broken.status === 'setup-failed' && (broken.note ?? '').includes('no such backend'), `${r.name}: setup failure reported`, broken.note);
   check(r.extra?.['peak MiB'] === 1.5, `${r.name}: extra figures recorded`);
 }
-check(median(ratios) > 1.5 && median(ratios) < 2.7, 'median slow/ours ratio ≈ 2', median(ratios).toFixed(2));
+check(median(ratios) > 1.4 && median(ratios) < 3, 'median slow/ours ratio ≈ 2', median(ratios).toFixed(2));
 for (const name of ['flaky', 'flaky-async']) {
   const f = results[0]!.impls.find((i) => i.name === name)!;
   check(f.status === 'run-failed' && (f.note ?? '').startsWith('run failed while timing: RangeError: out of memory') && !f.stats,
@@ -186,15 +187,25 @@ check(existsSync(svgPath) && svgProblems(readFileSync(svgPath, 'utf8')).length =
 if (!process.env.KEEP) rmSync(out, { recursive: true, force: true });
 else process.stderr.write(`kept ${out}\n`);
 
-// --quick without --save writes nothing
+// --quick without --save writes nothing. With it, a case without an operation count (flops 0, as
+// softmax): no GFLOP/s figure and no GFLOP/s columns, and its integer extra printed exactly.
 const out2 = join(tmpdir(), `bench-selftest-nosave-${process.pid}`);
-process.stdout.write = (() => true) as typeof process.stdout.write;
+const counted: BenchCase = { ...dotCase(16, false), suite: 'count', name: 'count 512×512', flops: 0, extra: () => ({ elements: 512 * 512, 'peak MiB': 1.23456 }) };
+let stdout2 = '';
+process.stdout.write = ((chunk: string | Uint8Array) => { stdout2 += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString(); return true; }) as typeof process.stdout.write;
+let results2: BenchResult[] = [];
 try {
-  await runBench([dotCase(16, false)], { ...parseArgs(['--quick', '--out', out2]), rounds: 1, minTime: 0.01, warmup: 0.01 });
+  results2 = await runBench([dotCase(16, false), counted], { ...parseArgs(['--quick', '--out', out2]), rounds: 1, minTime: 0.01, warmup: 0.01 });
 } finally {
   process.stdout.write = write;
 }
 check(!existsSync(out2), '--quick without --save writes no files');
+const countedOurs = results2[1]?.impls.find((i) => i.name === 'ours');
+check(countedOurs?.status === 'ok' && !!countedOurs.stats && countedOurs.gflops === undefined, 'flops 0: timed, no GFLOP/s figure', JSON.stringify(countedOurs?.gflops));
+const countTable = stdout2.slice(stdout2.indexOf('### count'));
+check(stdout2.includes('### count') && countTable.includes('| case | ours ms | slow ms |') && !countTable.includes('GFLOP/s'), 'flops 0: the suite\'s table has no GFLOP/s columns', countTable.split('\n')[2]);
+check(/\| count 512×512 \|.*\| 262144 \| 1\.235 \|$/m.test(countTable), 'extras: counts exact (262144), measurements to 4 digits', countTable.split('\n')[4]);
+check(stdout2.slice(0, stdout2.indexOf('### count')).includes('| case | ours ms | ours GFLOP/s |'), 'a suite with flops keeps its GFLOP/s columns');
 
 // ───────────── chart of a fake suite, x = 64…4096 ─────────────
 

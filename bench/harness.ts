@@ -32,7 +32,7 @@ export interface BenchCase {
   suite: string;
   /** Label carrying the shape, e.g. 'sdpa f32 B=1 H=8 L=128 S=128 D=64'. */
   name: string;
-  /** Floating-point operations of one run, for GFLOP/s. */
+  /** Floating-point operations of one run, for GFLOP/s; 0 when the case has no operation count (softmax): no GFLOP/s figure. */
   flops: number;
   /** x-axis value for the suite's chart (sequence length). */
   x?: number;
@@ -422,7 +422,8 @@ async function runCase(c: BenchCase, index: number, total: number, opts: BenchOp
   for (const l of live) {
     if (l.res.status !== 'ok') { l.res.samplesMs = []; l.res.roundMediansMs = []; continue; }
     l.res.stats = summarize(l.res.samplesMs);
-    if (l.res.stats) l.res.gflops = c.flops / (l.res.stats.medianMs * 1e-3) / 1e9;
+    // flops = 0 marks a case with no operation count (softmax): no GFLOP/s figure, not 0.
+    if (l.res.stats && c.flops > 0) l.res.gflops = c.flops / (l.res.stats.medianMs * 1e-3) / 1e9;
   }
   const ours = live[0]?.res;
   const ratios: Record<string, number> = {};

@@ -111,7 +111,7 @@ for (const [M, K, N] of [[128, 64, 128], [256, 256, 256], [512, 512, 512], [1024
   });
 }
 
-// softmax over the last axis (GFLOP/s column: 0 — it is counted in elements per second below)
+// softmax over the last axis (flops: 0, so no GFLOP/s column figure; the table gives the element count)
 for (const [R, C] of [[512, 512], [8 * 1024, 1024]]) {
   const x = tensor([R, C], 3, 8);
   cases.push({

@@ -1,6 +1,6 @@
 // Bench report: one markdown table per suite (stdout and latest.md), the JSON record, the charts.
 //
-// Table columns: case | per impl: median ms, GFLOP/s | per peer: "× vs <peer>" = peer median / our
+// Table columns: case | per impl: median ms, GFLOP/s (none in a suite without operation counts) | per peer: "× vs <peer>" = peer median / our
 // median (> 1: we are faster) | extra figures. A failed impl's cell names its status; the full
 // messages follow the table as notes.
 
@@ -46,6 +46,8 @@ export function fmtGflops(g: number): string {
   return g >= 100 ? g.toFixed(0) : g >= 10 ? g.toFixed(1) : g >= 0.1 ? g.toFixed(2) : g.toPrecision(2);
 }
 export function fmtRatio(r: number): string { return `${r.toFixed(2)}×`; }
+/** An extra figure: counts (integers) exactly, e.g. 262144 elements, not 262100; measurements to 4 digits. */
+export function fmtExtra(v: number): string { return Number.isInteger(v) ? String(v) : String(+v.toPrecision(4)); }
 
 const cellEscape = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
@@ -66,7 +68,12 @@ export function renderSuiteTable(results: BenchResult[]): string {
   const peers = implNames.filter((n) => results.some((r) => n in r.ratios));
   const head = ['case'];
   const align = ['---'];
-  for (const n of implNames) { head.push(`${n} ms`, `${n} GFLOP/s`); align.push('---:', '---:'); }
+  // A suite without operation counts (softmax: flops 0) gets no GFLOP/s columns.
+  const withGflops = results.some((r) => r.flops > 0);
+  for (const n of implNames) {
+    head.push(`${n} ms`); align.push('---:');
+    if (withGflops) { head.push(`${n} GFLOP/s`); align.push('---:'); }
+  }
   for (const p of peers) { head.push(`× vs ${p}`); align.push('---:'); }
   for (const k of extraKeys) { head.push(k); align.push('---:'); }
 
@@ -76,18 +83,20 @@ export function renderSuiteTable(results: BenchResult[]): string {
     const row = [r.name];
     for (const n of implNames) {
       const i: ImplResult | undefined = r.impls.find((x) => x.name === n);
-      if (!i) { row.push('—', '—'); continue; }
+      if (!i) { row.push('—'); if (withGflops) row.push('—'); continue; }
       if (i.status === 'ok' && i.stats) {
-        row.push(fmtMs(i.stats.medianMs), i.gflops !== undefined ? fmtGflops(i.gflops) : '—');
+        row.push(fmtMs(i.stats.medianMs));
+        if (withGflops) row.push(i.gflops !== undefined ? fmtGflops(i.gflops) : '—');
       } else {
-        row.push(i.status === 'ok' ? 'no samples' : i.status.replace('-', ' '), '—');
+        row.push(i.status === 'ok' ? 'no samples' : i.status.replace('-', ' '));
+        if (withGflops) row.push('—');
       }
       if (i.note) notes.push(`- ${r.name} · ${n}: ${i.note}`);
     }
     for (const p of peers) row.push(p in r.ratios ? fmtRatio(r.ratios[p]!) : '—');
     for (const k of extraKeys) {
       const v = r.extra?.[k];
-      row.push(v === undefined ? '—' : typeof v === 'number' ? String(+v.toPrecision(4)) : v);
+      row.push(v === undefined ? '—' : typeof v === 'number' ? fmtExtra(v) : v);
     }
     lines.push(`| ${row.map(cellEscape).join(' | ')} |`);
   }
