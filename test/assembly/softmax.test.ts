@@ -1,7 +1,8 @@
 // test/assembly/softmax.test.ts ↔ assembly/softmax.ts, assembly/simd/exp.ts (raw exports).
 // softmax_rows_f32(y, x, rows, cols): y[r, :] = softmax(x[r, :]); y == x allowed.
 // exp_f32(y, x, n): y = exp(x), vector body of f32x4 lanes + scalar tail.
-// Shapes: rows × cols, cols named after the f32x4 lanes (4) and the 2-vector body (8).
+// Shapes: rows × cols, cols named after the f32x4 lanes (4); the exp and max passes step 16 floats,
+// then 4, then 1.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { BUILD, ODD_SIZES, assertClose, randn, rng } from "../helpers.js";
@@ -59,6 +60,17 @@ test("softmax_rows_f32 negative and wide inputs: x ∈ [−100, −90) and [−3
   for (const cols of ODD_SIZES) {
     checkSoftmax(randn(rng(cols + 1), 3 * cols, -100, -90), 3, cols, `x ∈ [−100, −90) cols=${cols}`);
     checkSoftmax(randn(rng(cols + 2), 3 * cols, -30, 30), 3, cols, `x ∈ [−30, 30) cols=${cols}`);
+  }
+});
+
+test("softmax_rows_f32 finds a row's max wherever it lies (16-float steps, 4-float steps, scalar tail): one-hot rows, cols ∈ ODD_SIZES ∪ {16, 20, 31, 33, 48}", () => {
+  // Row r: −200 everywhere but 0 at column r. A max pass that missed column r would take −200 as the
+  // max, and exp(0 − (−200)) overflows to Infinity: NaN instead of a one-hot row.
+  for (const cols of [...ODD_SIZES, 16, 20, 31, 33, 48]) {
+    const x = new Float32Array(cols * cols).fill(-200);
+    for (let r = 0; r < cols; r++) x[r * cols + r] = 0;
+    const y = checkSoftmax(x, cols, cols, `one-hot rows, cols=${cols}`);
+    for (let i = 0; i < y.length; i++) assert.is(y[i], i % (cols + 1) === 0 ? 1 : 0, `cols=${cols}: y[${Math.floor(i / cols)}, ${i % cols}]`);
   }
 });
 
