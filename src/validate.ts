@@ -149,7 +149,8 @@ export function broadcastShapes(a: readonly number[], b: readonly number[]): num
   const n = Math.max(a.length, b.length);
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
-    const da = a[a.length - n + i] ?? 1, db = b[b.length - n + i] ?? 1;
+    const ia = a.length - n + i, ib = b.length - n + i;   // right-aligned; < 0: a missing leading dim
+    const da = ia >= 0 ? a[ia] : 1, db = ib >= 0 ? b[ib] : 1;
     if (da !== db && da !== 1 && db !== 1) return null;
     out.push(da === 1 ? db : da);
   }
