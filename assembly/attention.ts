@@ -53,8 +53,9 @@ export function attention_scratch_bytes(L: i32, S: i32, E: i32, Ev: i32): f64 {
   const sp = round_up(S, NR);
   const bs = min<i32>(BN, sp);
   const floats = <f64>sp * <f64>E + <f64>round_up(Ev, NR) * <f64>S + <f64>(BM * bs) + <f64>(BP * PA * bs)
-    + <f64>(BP * PA) * <f64>E + <f64>(BM * 2) + <f64>BM * <f64>((S + BN - 1) / BN) + <f64>(MR * NR);
-  return floats * 4 + 8 * 64;
+    + <f64>(BP * PA) * <f64>E + <f64>(BM * 2) + <f64>BM * <f64>((S + BN - 1) / BN) + <f64>(MR * NR)
+    + <f64>BM * <f64>Ev;
+  return floats * 4 + 9 * 64;
 }
 
 // @ts-ignore: decorator
@@ -84,6 +85,7 @@ export function attention_f32(
   const rl = align16(rm + <usize>BM * 4);                              // [BM] running Σe per row
   const tm = align16(rl + <usize>BM * 4);                              // [BM][ntiles] each tile's max (W)
   const tmp = align16(tm + <usize>(BM * ntiles) * 4);                  // [MR·NR] edge tile
+  const ob = align16(tmp + <usize>(MR * NR) * 4);                      // [BM][Ev] O rows before a tile's P·V
 
   // 1. Pack Kᵀ (B = Kᵀ: element (e, j) at k + j·ldk + e) and V.
   const shift = causal != 0 ? S - L : S;   // row i sees keys j < i + shift + 1 (all when not causal)
@@ -137,7 +139,12 @@ export function attention_f32(
           store<f32>(tm + <usize>(r * ntiles + t0 / BN) * 4, load<f32>(rm + (<usize>r << 2)));
         }
       }
-      // c. O_blk (+)= E_tile · V[t0:t0+bn, :]
+      // c. O_blk (+)= E_tile · V[t0:t0+bn, :]. The GEMM multiplies whole tiles, masked keys too
+      //    (weight 0): 0·NaN or 0·Inf in a value row the mask removed would reach the row. Such a row
+      //    comes out non-finite; it is then recomputed from its saved value over the keys of weight
+      //    ≠ 0 only, in the tile's order (pv_row_exact): the bits the tile gives when those value rows
+      //    are finite.
+      if (t0 > 0) save_rows(ob, orow0, ldo, bm, Ev);
       for (let m0 = 0; m0 < bm; m0 += MR) {
         pack_a(pp + <usize>(m0 / MR * PA * bn) * 4, sc + <usize>(m0 * bs) * 4, bs, 1, min<i32>(MR, bm - m0), bn);
       }
@@ -145,6 +152,12 @@ export function attention_f32(
         const nr = min<i32>(NR, Ev - j), panel = pv + <usize>(j * S + t0 * NR) * 4;
         for (let m0 = 0; m0 < bm; m0 += MR) {
           tile(orow0 + <usize>(m0 * ldo + j) * 4, ldo, pp + <usize>(m0 / MR * PA * bn) * 4, panel, bn, min<i32>(MR, bm - m0), nr, t0 > 0, tmp);
+        }
+      }
+      for (let r = 0; r < bm; r++) {
+        const orow = orow0 + <usize>(r * ldo) * 4;
+        if (!row_finite(orow, Ev)) {
+          pv_row_exact(orow, t0 > 0 ? ob + <usize>(r * Ev) * 4 : 0, sc + <usize>(r * bs) * 4, v + <usize>(t0 * ldv) * 4, ldv, bn, Ev);
         }
       }
     }
@@ -305,6 +318,9 @@ export function attention_direct(
     const rinv: f32 = sum == 0 ? 0 : 1 / sum;
     const oi = o + <usize>(i * ldo) * 4;
     weighted(oi, v, ldv, row, jrow, Ev);
+    // As in the blocked path: a non-finite row is recomputed over the keys of weight ≠ 0 only, so a
+    // value row that a mask removed is never read into the result.
+    if (!row_finite(oi, Ev)) weighted_exact(oi, v, ldv, row, jrow, Ev);
     scale_row(oi, Ev, rinv);
     if (w != 0) {
       const wi = w + <usize>(i * ldw) * 4;
@@ -445,5 +461,69 @@ function weighted(out: usize, v: usize, ldv: i32, p: usize, n: i32, Ev: i32): vo
       }
       store<f32>(y, s);
     }
+  }
+}
+
+/** Copies rows [0, n) × cols [0, cols) of p (row stride ld elements) to dst (row stride cols). */
+function save_rows(dst: usize, p: usize, ld: i32, n: i32, cols: i32): void {
+  for (let r = 0; r < n; r++) memory.copy(dst + <usize>(r * cols) * 4, p + <usize>(r * ld) * 4, <usize>cols << 2);
+}
+
+/** Whether x[0:n] holds no NaN and no ±Infinity (x − x is 0 exactly for finite x, NaN otherwise). */
+function row_finite(x: usize, n: i32): bool {
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    let acc = f32x4.splat(0);
+    const n4 = n & ~3;
+    for (; j < n4; j += 4) {
+      const a = v128.load(x + (<usize>j << 2));
+      acc = f32x4.add(acc, f32x4.sub(a, a));
+    }
+    if (!i32x4.all_true(f32x4.eq(acc, acc))) return false;
+  }
+  for (; j < n; j++) {
+    const a = load<f32>(x + (<usize>j << 2));
+    if (a - a != 0) return false;
+  }
+  return true;
+}
+
+/** acc + a·b with the bits of one lane of `vmadd` (relaxed: fused or not, as the engine's madd is). */
+// @ts-ignore: decorator
+@inline function madd_lane(a: f32, b: f32, acc: f32): f32 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.extract_lane(vmadd(f32x4.splat(a), f32x4.splat(b), f32x4.splat(acc)), 0);
+  return acc + a * b;
+}
+
+/**
+ * o[0:Ev] = (prev ? prev[0:Ev] + s : s), s[c] = Σ_{j<n, p[j] ≠ 0} p[j]·V[j, c] in j order (V rows ldv
+ * elements apart): one row of a P·V tile (`tile`: products summed in k order, then added to C) that
+ * skips the keys of weight 0, so their value rows are not read.
+ */
+function pv_row_exact(o: usize, prev: usize, p: usize, v: usize, ldv: i32, n: i32, Ev: i32): void {
+  for (let c = 0; c < Ev; c++) {
+    let s: f32 = 0;
+    let r = v + (<usize>c << 2);
+    for (let j = 0; j < n; j++) {
+      const pj = load<f32>(p + (<usize>j << 2));
+      if (pj != 0) s = ASC_FEATURE_SIMD ? madd_lane(pj, load<f32>(r), s) : s + pj * load<f32>(r);
+      r += <usize>ldv * 4;
+    }
+    store<f32>(o + (<usize>c << 2), prev != 0 ? load<f32>(prev + (<usize>c << 2)) + s : s);
+  }
+}
+
+/** `weighted` over the keys of weight ≠ 0 only, with its per-column operations (SIMD lanes for the columns below Ev & ~3). */
+function weighted_exact(out: usize, v: usize, ldv: i32, p: usize, n: i32, Ev: i32): void {
+  const c4 = ASC_FEATURE_SIMD ? Ev & ~3 : 0;
+  for (let c = 0; c < Ev; c++) {
+    let s: f32 = 0;
+    let r = v + (<usize>c << 2);
+    for (let j = 0; j < n; j++) {
+      const pj = load<f32>(p + (<usize>j << 2));
+      if (pj != 0) s = c < c4 ? madd_lane(pj, load<f32>(r), s) : s + pj * load<f32>(r);
+      r += <usize>ldv * 4;
+    }
+    store<f32>(out + (<usize>c << 2), s);
   }
 }
