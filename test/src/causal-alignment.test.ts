@@ -154,6 +154,22 @@ test("sdpa top-left: NaN/±Inf in key and value rows past a row's horizon never 
   }
 });
 
+test("sdpa top-left with L < S: no row sees the keys from L on; garbage in all of them leaves every output and weight bit as it is", () => {
+  const rand = rng(2111);
+  for (const [L, S] of SHAPES.filter(([l, s]) => l < s)) {
+    const E = 6, Ev = 9, batch = [2], nb = 2;
+    const q = t(rand, [...batch, L, E]), k = t(rand, [...batch, S, E]), v = t(rand, [...batch, S, Ev]);
+    const past = Array.from({ length: S - L }, (_, n) => L + n);
+    const kb = { data: plant(k.data, nb, S, E, past), shape: k.shape }, vb = { data: plant(v.data, nb, S, Ev, past), shape: v.shape };
+    for (const returnWeights of [true, false]) {
+      const what = `L=${L} S=${S}${returnWeights ? " weights" : ""}`;
+      const clean = sdpa(q, k, v, { causal: "top-left", returnWeights }), dirty = sdpa(q, kb, vb, { causal: "top-left", returnWeights });
+      bitsEqual(dirty.output.data, clean.output.data, `${what}: output`);
+      if (returnWeights) bitsEqual(dirty.weights!.data, clean.weights!.data, `${what}: weights`);
+    }
+  }
+});
+
 function boolMask(rand: () => number, shape: number[], p = 0.75): Mask { return { data: randBytes(rand, prod(shape), p), shape }; }
 function addMask(rand: () => number, shape: number[], pInf = 0.2): Mask {
   const d = new Float32Array(prod(shape));
@@ -306,6 +322,13 @@ test("MultiHeadAttention with a KV cache: \"top-left\" counts from the sequence'
       for (let b = 0; b < B; b++) want.set(full.subarray((b * T + cuts[c]) * E, (b * T + cuts[c + 1]) * E), b * n * E);
       assertRowsClose(o, want, E, `chunk ${c} [${cuts[c]}, ${cuts[c + 1]}) top-left with a cache vs one causal forward in float64`);
     });
+    // causal: false with a cache: the new tokens see each other both ways (and every cached one)
+    const c2 = m.mha.createCache({ batch: B, maxLength: T });
+    m.mha.forward(chunk(0, 5), undefined, undefined, { cache: c2 });
+    const h2 = chunk(0, 9);
+    assertRowsClose(m.mha.forward(chunk(5, 9), undefined, undefined, { cache: c2, causal: false }).output.data,
+      refForward(m, chunk(5, 9), h2, h2, {}).out, E, "causal: false with a cache, 4 new tokens after 5 cached");
+    c2.dispose();
     // with a cache, the weights of a top-left chunk are the bottom-right ones over history + new
     const cache = m.mha.createCache({ batch: B, maxLength: T });
     m.mha.forward(chunk(0, 5), undefined, undefined, { cache });
