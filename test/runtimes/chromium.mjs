@@ -75,7 +75,9 @@ async function unpack() {
 export async function launchChromium({ args = [], ...options } = {}) {
   const executablePath = await chromiumPath();
   const { chromium } = await import("playwright-core");
-  return chromium.launch({ headless: true, timeout: 60_000, executablePath, ...options, args: [...ARGS, ...args] });
+  try {
+    return await chromium.launch({ headless: true, timeout: 60_000, executablePath, ...options, args: [...ARGS, ...args] });
+  } catch (e) { throw new Error(`${executablePath} did not start: ${e.message}`, { cause: e }); }
 }
 
 /** Bundles test/conformance/browser.mjs (copied to <dir>/conformance/) into <dir>/www/. */
