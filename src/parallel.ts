@@ -11,8 +11,12 @@ import type { Frame } from "./memory.js";
 import { MAX_TASKS, TASK_STRIDE, type Pool } from "./pool.js";
 import type { Runtime } from "./wasm.js";
 
-/** A job smaller than this (in flops, or element visits) stays on the calling thread: waking workers costs ~20–40 µs. */
-export const MIN_PARALLEL_WORK = 2e6;
+/**
+ * A job smaller than `minWork` (flops, or element visits) stays on the calling thread: waking the
+ * workers costs ~20–40 µs. Not API (the package does not export it); the tests set it to 0 to send
+ * small shapes through the workers.
+ */
+export const tuning = { minWork: 8e6 };
 /** Tasks per thread a job aims for, so uneven tasks (causal rows) balance. */
 const TASKS_PER_THREAD = 4;
 
@@ -21,13 +25,13 @@ const align64 = (n: number): number => Math.ceil(n / 64) * 64;
 /** The pool to use for a job of `work` units split `pieces` ways, or null (this thread alone). */
 function poolFor(rt: Runtime, work: number, pieces: number): Pool | null {
   const pool = rt.pool;
-  return pool && pool.threads > 1 && pieces > 1 && work >= MIN_PARALLEL_WORK ? pool : null;
+  return pool && pool.threads > 1 && pieces > 1 && work >= tuning.minWork ? pool : null;
 }
 
 /** Threads a job of this size would run on (for sizing its pieces). */
 export function threadsFor(rt: Runtime, work: number): number {
   const pool = rt.pool;
-  return pool && work >= MIN_PARALLEL_WORK ? pool.threads : 1;
+  return pool && work >= tuning.minWork ? pool.threads : 1;
 }
 
 /**

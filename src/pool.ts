@@ -99,6 +99,10 @@ function workerMain(d: { module: WebAssembly.Module; memory: WebAssembly.Memory;
   }
 }
 
+// workerMain travels as source text: a transpiler's helpers it may call (esbuild's keepNames wraps
+// functions in __name) must exist in the worker too.
+const PRELUDE = "var __name = (f) => f;";
+
 /** Can this thread block in Atomics.wait? (Not a browser's main thread.) */
 function canBlock(): boolean {
   try {
@@ -207,19 +211,20 @@ export class Pool {
             reject(new Error(`wasm-attention: ${msg}`));
           };
           if (NodeWorker) {
-            const code = `const wt = require("node:worker_threads"); (${workerMain.toString()})(wt.workerData, (m) => wt.parentPort.postMessage(m));`;
+            // import() works whether Node evaluates the code as CommonJS or (--input-type=module) as ESM.
+            const code = `${PRELUDE} import("node:worker_threads").then((wt) => (${workerMain.toString()})(wt.workerData, (m) => wt.parentPort.postMessage(m)));`;
             const w = new NodeWorker(code, { eval: true, workerData: data });
-            w.on("message", onMessage);
+            // Referenced until ready (an await on start() must keep the process alive), then unref()ed.
+            w.on("message", (m) => { onMessage(m); w.unref(); });
             w.on("error", onError);
             w.on("exit", (code) => {
               const msg = `a worker exited (code ${String(code)})`;
               if (pool) pool.#failed ??= msg;
               reject(new Error(`wasm-attention: ${msg} before it was ready`));
             });
-            w.unref();
             workers.push(w);
           } else {
-            const code = `onmessage = (e) => { onmessage = null; (${workerMain.toString()})(e.data, (m) => postMessage(m)); };`;
+            const code = `${PRELUDE} onmessage = (e) => { onmessage = null; (${workerMain.toString()})(e.data, (m) => postMessage(m)); };`;
             const url = URL.createObjectURL(new Blob([code], { type: "text/javascript" }));
             const WebWorker = g.Worker as new (url: string, o: object) => WorkerHandle & { postMessage(m: unknown): void; onmessage: unknown; onerror: unknown };
             const w = new WebWorker(url, { type: "module" });

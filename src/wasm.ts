@@ -241,17 +241,24 @@ async function setThreads(rt: Runtime, n: number, why: string | undefined): Prom
       }
     }
   }
+  setNote(rt, why);
+}
+
+/** buildInfo().note: the build's own note, and why threads are fewer than asked (if they are). */
+function setNote(rt: Runtime, why: string | undefined): void {
   const notes = [NOTES[rt.info.build], why ? `threads: ${why}` : undefined].filter((x) => x !== undefined);
   if (notes.length) rt.info.note = notes.join("; ");
   else delete rt.info.note;
 }
 
-/** Ends the current runtime's workers: calls run on the calling thread until `init({ threads })` starts them again. */
+/** Ends every worker: calls run on the calling thread until `init({ threads })` starts them again. */
 export function terminateThreads(): void {
-  if (current?.pool) {
-    current.pool.terminate();
-    current.pool = null;
-    current.info.threads = 1;
+  for (const rt of loaded.values()) {
+    if (rt.pool) {
+      rt.pool.terminate();
+      rt.pool = null;
+      rt.info.threads = 1;
+    }
   }
 }
 
@@ -263,7 +270,7 @@ export function checkPool(rt: Runtime, fn: string): void {
   rt.pool = null;
   rt.info.threads = 1;
   const note = `threads: ${why}; fell back to 1 thread (call init({ threads }) to start them again)`;
-  rt.info.note = [NOTES[rt.info.build], note].filter((x) => x !== undefined).join("; ");
+  setNote(rt, `${why}; fell back to 1 thread (call init({ threads }) to start them again)`);
   throw new Error(`${fn}: ${note}. This call did not run; later calls run on 1 thread.`);
 }
 
@@ -272,19 +279,18 @@ export function initWith(dflt: DefaultSource, opts?: InitOptions | WasmSource): 
   const o = checkInitOptions("init", opts);
   const build = o.build ?? chooseBuild(o.relaxedSimd ?? false);
   const want = o.threads ?? 1;
-  const shared = loaded.get(`${build}+threads`);
-  if (o.source === undefined && want === 1 && !shared) {
+  if (o.source === undefined && want === 1) {
     const have = loaded.get(build);
     if (have) {
       // The last call decides: a load still under way for another build must not take over.
       current = have;
       pending = null;
       pendingKey = null;
+      setNote(have, undefined);
       return Promise.resolve({ ...have.info });
     }
-    if (pending && pendingKey === build) return pending.then((r) => ({ ...r.info }));
   }
-  const key = `${build}:${String(want)}:${o.source === undefined ? "" : "source"}`;
+  const key = `${build}:${String(want)}`;
   if (o.source === undefined && pending && pendingKey === key) return pending.then((r) => ({ ...r.info }));
   pendingKey = key;
   const p = (async (): Promise<Runtime> => {
@@ -294,11 +300,13 @@ export function initWith(dflt: DefaultSource, opts?: InitOptions | WasmSource): 
       why = build === "scalar" ? "the scalar build (no SIMD) has no threads variant" : await threadsUnsupportedLazy();
       if (why) n = 1;
     }
-    if (o.source === undefined && shared) {
-      await setThreads(shared, n, why);   // a threads build is loaded: resize its pool (1: none)
-      return shared;
-    }
     if (n > 1) {
+      // Threads: the build's shared-memory variant (one per build, its pool resized by each init).
+      const have = o.source === undefined ? loaded.get(`${build}+threads`) : undefined;
+      if (have) {
+        await setThreads(have, n, why);
+        return have;
+      }
       const src = await bytesOrModule(o.source ?? dflt(build, true));
       let rt: Runtime | null = null;
       try {
@@ -313,11 +321,16 @@ export function initWith(dflt: DefaultSource, opts?: InitOptions | WasmSource): 
         return rt;
       }
     }
+    const have = o.source === undefined ? loaded.get(build) : undefined;
+    if (have) {
+      setNote(have, why);
+      return have;
+    }
     const memory = newMemory();
     const src = await bytesOrModule(o.source ?? dflt(build, false));
     const exports = await instantiate(src, imports(memory));
     const rt = makeRuntime(exports, memory, build);
-    await setThreads(rt, 1, why);
+    setNote(rt, why);
     loaded.set(build, rt);
     return rt;
   })();
