@@ -99,6 +99,11 @@ function workerMain(d: { module: WebAssembly.Module; memory: WebAssembly.Memory;
   }
 }
 
+// Node's modules named through variables: bundlers for browsers and workerd leave them alone (the
+// code paths that load them run only in Node and Bun), and the package's types need no @types/node.
+const NODE_OS: string = "node:os";
+const NODE_WORKER_THREADS: string = "node:worker_threads";
+
 // workerMain travels as source text: a transpiler's helpers it may call (esbuild's keepNames wraps
 // functions in __name) must exist in the worker too.
 const PRELUDE = "var __name = (f) => f;";
@@ -143,7 +148,7 @@ export async function reportedCores(): Promise<number> {
   if (g.navigator?.hardwareConcurrency) return g.navigator.hardwareConcurrency;
   if (g.process?.versions?.node) {
     try {
-      const os = await import("node:os");
+      const os = await import(NODE_OS) as { availableParallelism?: () => number; cpus(): unknown[] };
       return typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
     } catch { /* no node:os */ }
   }
@@ -196,7 +201,7 @@ export class Pool {
     try {
       // Node and Bun: worker_threads (Bun's Web Worker is experimental); Deno and browsers: module Web Workers.
       const NodeWorker: NodeWorkerCtor | null = g.process?.versions?.node && g.Deno === undefined
-        ? ((await import("node:worker_threads")).Worker as unknown as NodeWorkerCtor) : null;
+        ? ((await import(NODE_WORKER_THREADS)) as { Worker: NodeWorkerCtor }).Worker : null;
       for (let id = 1; id < threads; id++) {
         const data = { module, memory, ctl: ctl.buffer, id, names: [...names], spin };
         readies.push(new Promise<void>((resolve, reject) => {
