@@ -352,10 +352,16 @@ async function threadsUnsupportedLazy(): Promise<string | undefined> {
 /** Synchronous init over bytes or a compiled Module. */
 export function initSyncWith(dflt: DefaultSource, opts?: InitOptions | WasmSource): BuildInfo {
   const o = checkInitOptions("initSync", opts);
-  if (o.threads !== undefined && o.threads !== 1) {
-    throw new TypeError(`initSync: options.threads ${describe(o.threads)} needs workers, which start asynchronously; use \`await init({ threads })\``);
-  }
   const build = o.build ?? chooseBuild(o.relaxedSimd ?? false);
+  if (o.threads !== undefined && o.threads !== 1) {
+    // Workers start asynchronously: initSync can only switch back to threads init() started.
+    const have = o.source === undefined ? loaded.get(`${build}+threads`) : undefined;
+    if (have && have.pool && !have.pool.failed && (o.threads === "auto" || have.pool.threads === o.threads)) {
+      current = have; pending = null; pendingKey = null;
+      return { ...have.info };
+    }
+    throw new TypeError(`initSync: options.threads ${describe(o.threads)} needs workers, which start asynchronously; use \`await init({ threads })\` (afterwards initSync may switch back to them)`);
+  }
   const have = o.source === undefined ? loaded.get(build) : undefined;
   if (have) { current = have; pending = null; pendingKey = null; return { ...have.info }; }
   const src = o.source ?? dflt(build, false);

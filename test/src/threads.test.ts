@@ -90,8 +90,15 @@ test("init({ threads }): bad values are TypeError/RangeError naming the option; 
     assert.instance(err, TypeError, `threads ${String(bad)}`);
     assert.match((err as Error).message, /options\.threads must be a number or "auto"/);
   }
+  terminate();
   throwsWith(() => initSync({ build: BUILD, threads: 2 }), TypeError, /initSync: options\.threads 2 needs workers/, "initSync threads");
   assert.equal(initSync({ build: BUILD }).threads, 1);
+  if (THREADED) {
+    await init({ build: BUILD, threads: 2 });
+    assert.equal(initSync({ build: BUILD }).threads, 1, "initSync switches to one thread");
+    assert.equal(initSync({ build: BUILD, threads: 2 }).threads, 2, "and back to the workers init started");
+    throwsWith(() => initSync({ build: BUILD, threads: 3 }), TypeError, /initSync: options\.threads 3 needs workers/, "another count");
+  }
 });
 
 test("1, 2, 3 and 8 threads give the bits of the single-thread build (every job through the workers)", async () => {
