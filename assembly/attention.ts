@@ -8,7 +8,9 @@
 //     kind 1: u8, keep where ≠ 0 (boolean attention mask: 1 = may attend)
 //     kind 2: u8, drop where ≠ 0 (key padding mask: 1 = padding)
 //     kind 3: f32, added to the scaled score (additive mask, −Infinity drops)
-//   causal ≠ 0: query i sees key j only if j ≤ i + (S − L) (bottom-right aligned).
+//   causal: 0 none; 1 (bottom-right aligned) query i sees key j only if j ≤ i + (S − L); 2 (top-left
+//   aligned) only if j ≤ i. Either is a shift: i sees j < i + shift + 1. Keys no row may see (top-left,
+//   L < S: j ≥ L) are neither packed nor read.
 //   A row with nothing to attend to gives zeros in O and W.
 //
 // Algorithm (one pass over the keys with an online softmax, per row block; never materialises L×S):
@@ -48,6 +50,10 @@ import { hsum } from "./simd/reduce";
 
 // @ts-ignore: decorator
 @inline function round_up(n: i32, m: i32): i32 { return (n + m - 1) / m * m; }
+
+/** Row i sees keys j < i + shift + 1: S − L (causal 1, bottom-right), 0 (causal 2, top-left); S (none: all). */
+// @ts-ignore: decorator
+@inline function causal_shift(causal: i32, L: i32, S: i32): i32 { return causal == 0 ? S : causal == 2 ? 0 : S - L; }
 
 export function attention_scratch_bytes(L: i32, S: i32, E: i32, Ev: i32): f64 {
   if (L <= DIRECT_L) return <f64>S * 4 + 64;
@@ -89,8 +95,17 @@ export function attention_f32(
 ): void {
   assert(L > 0 && S > 0 && E > 0 && Ev >= 0, "attention_f32: L, S, E must be >= 1 and Ev >= 0");
   assert((scratch & 15) == 0, "attention_f32: scratch must be 16-byte aligned");
+  assert(causal >= 0 && causal <= 2, "attention_f32: causal must be 0, 1 or 2");
   if (L <= DIRECT_L) {
     attention_direct(o, ldo, w, ldw, q, ldq, k, ldk, v, ldv, masks, nmasks, scratch, L, S, E, Ev, scale, causal);
+    return;
+  }
+  if (causal == 2 && L < S) {
+    // Top-left with L < S: no row sees a key j ≥ L. Attend over the first L keys only (the same blocks,
+    // tiles and bits: every row's horizon is i + 1 either way), so the rest is not even packed; the
+    // scratch this needs is less than for S. W's columns [L, S) are zeros.
+    attention_f32(o, ldo, w, ldw, q, ldq, k, ldk, v, ldv, masks, nmasks, scratch, L, L, E, Ev, scale, causal);
+    if (w != 0) for (let i = 0; i < L; i++) memory.fill(w + <usize>(i * ldw + L) * 4, 0, <usize>(S - L) << 2);
     return;
   }
   attention_pack_f32(scratch, k, ldk, v, ldv, S, E, Ev);
@@ -139,7 +154,7 @@ export function attention_rows_f32(
   const tmp = align16(tm + <usize>(BM * ntiles) * 4);                  // [MR·NR] edge tile
   const ob = align16(tmp + <usize>(MR * NR) * 4);                      // [BM][Ev] O rows before a tile's P·V
 
-  const shift = causal != 0 ? S - L : S;   // row i sees keys j < i + shift + 1 (all when not causal)
+  const shift = causal_shift(causal, L, S);   // row i sees keys j < i + shift + 1 (all when not causal)
   // Without masks and with scale > 0, max(s·scale) = max(s)·scale: the scale folds into the exp pass,
   // as exp((s − max)·scale). s − max can overflow to −Infinity only when |s − max| > FLT_MAX; then
   // the true term exp(−|s − max|·scale) is below f32's range anyway (flushed to 0) when
@@ -358,7 +373,7 @@ export function attention_direct(
   L: i32, S: i32, E: i32, Ev: i32, scale: f32, causal: i32,
 ): void {
   const row = scratch;
-  const shift = causal != 0 ? S - L : S;
+  const shift = causal_shift(causal, L, S);
   for (let i = 0; i < L; i++) {
     const jrow = causal != 0 ? min<i32>(S, max<i32>(0, i + shift + 1)) : S;
     const qi = q + <usize>(i * ldq) * 4;

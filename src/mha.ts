@@ -12,11 +12,11 @@
 // (decode_attention_f32); both give the bits of the general kernels.
 import { checkFits, put, withFrame } from "./call.js";
 import { type Gemm, type Head, attention, attentionBytes, decode, gemms } from "./parallel.js";
-import { ADDITIVE, DROP_NONZERO, type MaskPlan, masksBytes, planMask, writeMasks } from "./masks.js";
+import { ADDITIVE, CAUSAL_TOP_LEFT, DROP_NONZERO, type MaskPlan, causalKind, masksBytes, planMask, writeMasks } from "./masks.js";
 import { mulberry32 } from "./random.js";
 import { readSafetensors } from "./safetensors.js";
 import {
-  type Mask, type Tensor, checkBool, checkInt, checkMask, checkOptions, checkOut, checkTensor, fmtLength, fmtShape, product, rangeError, typeError,
+  type Causal, type Mask, type Tensor, checkBool, checkCausal, checkInt, checkMask, checkOptions, checkOut, checkTensor, fmtLength, fmtShape, product, rangeError, typeError,
 } from "./validate.js";
 import { type Runtime, runtime } from "./wasm.js";
 
@@ -60,8 +60,12 @@ export interface MultiHeadAttentionOptions {
   keyPaddingMask?: Mask;
   /** Broadcastable to [B, H, L, S] ([H, L, S] unbatched), e.g. [L, S] or [B, 1, L, S]. Uint8Array: 1 = may attend; Float32Array: added. */
   attnMask?: Mask;
-  /** Mask the future, bottom-right aligned (query i sees key j iff j ≤ i + S − L). Default false; true with a cache. */
-  causal?: boolean;
+  /**
+   * Mask the future: "bottom-right" (or true: query i sees key j iff j ≤ i + S − L) or "top-left" (j ≤ i,
+   * PyTorch's is_causal). With a cache both mean j ≤ cache.length + i (a new token sees the past and
+   * itself). Default false; true with a cache.
+   */
+  causal?: Causal;
   /** Also return the attention weights. Default false. */
   needWeights?: boolean;
   /** Average the weights over heads ([B, L, S]); false gives [B, H, L, S]. Default true. */
@@ -462,7 +466,7 @@ export class MultiHeadAttention {
       const m = checkMask(fn, "options.attnMask", o.attnMask, t, targetDims);
       plans.push(planMask(m, target));
     }
-    const causal = checkBool(fn, "options.causal", o.causal, cache !== undefined);
+    const causal = causalKind(checkCausal(fn, "options.causal", o.causal, cache !== undefined), cache !== undefined);
     const needWeights = checkBool(fn, "options.needWeights", o.needWeights, false);
     const averageWeights = checkBool(fn, "options.averageWeights", o.averageWeights, true);
 
@@ -525,7 +529,8 @@ export class MultiHeadAttention {
       if (S === 0) {
         rt.heap.f32(pc, B * L * E).fill(0);
       } else if (direct) {
-        decode(rt, f, B, { o: pc, q: pq, k: pk, v: pv, hs: kvH, ld: kvLd, kvB }, H, group, S, Dh, scale);
+        // the keys row 0 sees: all, or key 0 only (top-left)
+        decode(rt, f, B, { o: pc, q: pq, k: pk, v: pv, hs: kvH, ld: kvLd, kvB }, H, group, causal === CAUSAL_TOP_LEFT ? 1 : S, Dh, scale);
       } else {
         const pm = writeMasks(rt, f, plans, [B, H]);
         const nm = plans.length;
@@ -542,7 +547,7 @@ export class MultiHeadAttention {
             });
           }
         }
-        attention(rt, f, heads, L, S, Dh, Dh, scale, causal ? 1 : 0);
+        attention(rt, f, heads, L, S, Dh, Dh, scale, causal);
       }
       // 3. output projection
       gemms(rt, f, [proj(pq, pc, this.wo, this.bOut, B * L)]);

@@ -150,6 +150,13 @@ export function attention(rt: Runtime, f: Frame, heads: Head[], L: number, S: nu
     runJob(rt, f, "attention_f32", tasks, work, 12, k.attention_scratch_bytes(L, S, E, Ev));
     return;
   }
+  if (causal === 2 && L < S) {
+    // Top-left with L < S: no row sees a key j ≥ L, so attend over the first L keys (the same blocks,
+    // tiles and bits) and never pack the rest; the weights' columns [L, S) are zeros.
+    attention(rt, f, heads, L, L, E, Ev, scale, causal);
+    for (const h of heads) if (h.w !== 0) for (let i = 0; i < L; i++) rt.heap.f32(h.w + (i * h.ldw + L) * 4, S - L).fill(0);
+    return;
+  }
   const T = threadsFor(rt, work);
   const packedBytes = k.attention_packed_bytes(S, E, Ev), blockBytes = k.attention_block_scratch_bytes(S, E, Ev);
   const BM = k.attention_block_rows();

@@ -2,10 +2,10 @@
 //   query [...batch, L, E], key [...batch, S, E], value [...batch, S, Ev] → output [...batch, L, Ev],
 //   weights [...batch, L, S] when returnWeights.
 import { checkFits, put, withFrame } from "./call.js";
-import { type MaskPlan, masksBytes, planMask, writeMasks } from "./masks.js";
+import { type MaskPlan, causalKind, masksBytes, planMask, writeMasks } from "./masks.js";
 import { type Head, attention, attentionBytes } from "./parallel.js";
 import {
-  type Mask, type Tensor, checkBool, checkFinite, checkMask, checkOptions, checkOut, checkTensor, fmtShape, product, rangeError, typeError,
+  type Causal, type Mask, type Tensor, checkBool, checkCausal, checkFinite, checkMask, checkOptions, checkOut, checkTensor, fmtShape, product, rangeError, typeError,
 } from "./validate.js";
 import { runtime } from "./wasm.js";
 
@@ -15,8 +15,12 @@ export interface SdpaOptions {
    * 0 = masked out. Float32Array data is added to the scaled scores (−Infinity masks out).
    */
   mask?: Mask;
-  /** Mask the future, aligned bottom-right: query i sees key j iff j ≤ i + (S − L). */
-  causal?: boolean;
+  /**
+   * Mask the future. "bottom-right" (or true; FlashAttention's, and ONNX Attention's with a KV cache):
+   * query i sees key j iff j ≤ i + (S − L). "top-left" (PyTorch's `is_causal`, ONNX's without a
+   * cache): j ≤ i. The two agree when L = S. A row that sees no key gives zeros. Default false.
+   */
+  causal?: Causal;
   /** Multiplies Q·Kᵀ; default 1/√E. */
   scale?: number;
   /** Also return the attention weights [...batch, L, S]. */
@@ -36,7 +40,7 @@ const KEYS = ["mask", "causal", "scale", "returnWeights", "out"] as const;
  * Scaled dot-product attention, f32: softmax(Q·Kᵀ·scale + mask)·V.
  * Masks combine (a score is kept only if every mask keeps it); a query row with nothing to attend to
  * gives zeros in output and weights.
- * @throws {TypeError} a non-tensor or non-Float32Array data or out, a mask of other data types, a non-boolean flag, a non-number scale, an unknown option
+ * @throws {TypeError} a non-tensor or non-Float32Array data or out, a mask of other data types, a non-boolean flag, a causal other than a boolean, "top-left" or "bottom-right", a non-number scale, an unknown option
  * @throws {RangeError} data length ≠ shape product, out of another length, rank < 2, E/S/batch mismatch between query, key and value, a mask that does not broadcast, a non-finite scale, too large for WASM memory
  */
 export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, options?: SdpaOptions): SdpaResult {
@@ -59,7 +63,7 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
   const Ev = V.shape[r - 1];
   const target = [...batch, L, S];
   const mask = o.mask === undefined ? undefined : checkMask(fn, "options.mask", o.mask, target, "[...batch, L, S]");
-  const causal = checkBool(fn, "options.causal", o.causal, false);
+  const causal = causalKind(checkCausal(fn, "options.causal", o.causal, false));
   const returnWeights = checkBool(fn, "options.returnWeights", o.returnWeights, false);
   if (o.scale !== undefined && typeof o.scale !== "number") throw typeError(fn, "options.scale", "a number", o.scale);
   const scale = checkFinite(fn, "options.scale", o.scale, E > 0 ? 1 / Math.sqrt(E) : 1);
@@ -104,7 +108,7 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
         masks: pm === 0 ? 0 : pm + i * nm * 16, nmasks: nm, kv: i,
       });
     }
-    attention(rt, f, heads, L, S, Eq, Ev, scale, causal ? 1 : 0);
+    attention(rt, f, heads, L, S, Eq, Ev, scale, causal);
     if (output.length) output.set(rt.heap.f32(po, output.length));
     if (weights) weights.set(rt.heap.f32(pw, weights.length));
     return result();

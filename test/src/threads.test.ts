@@ -40,6 +40,9 @@ function workload(seed: number): Float32Array[] {
   const q = tensor(r, [2, L, 24]), k = tensor(r, [2, S, 24]), v = tensor(r, [2, S, 17]);
   let res = scaledDotProductAttention(q, k, v, { causal: true, returnWeights: true });
   out.push(res.output.data, res.weights!.data);
+  res = scaledDotProductAttention(q, k, v, { causal: "top-left", returnWeights: true });   // L < S: the first L keys only
+  out.push(res.output.data, res.weights!.data);
+  out.push(scaledDotProductAttention(k, q, q, { causal: "top-left" }).output.data);        // L > S
   const mask = { data: randBytes(r, L * S), shape: [L, S] };
   res = scaledDotProductAttention(q, k, v, { mask, returnWeights: true });
   out.push(res.output.data, res.weights!.data);
