@@ -15,8 +15,9 @@
 //
 // Algorithm (one pass over the keys with an online softmax, per row block; never materialises L×S):
 //   1. pack Kᵀ into NR-column panels over S (depth E), and V into NR-column panels over Ev
-//      (depth S), once per call;
-//   2. for each block of BM query rows (Q rows packed once, they stay in L1), walk the keys in tiles
+//      (depth S), once per (batch, head) (attention_pack_f32);
+//   2. (attention_rows_f32, over any range of whole blocks: threads split a head's rows this way)
+//      for each block of BM query rows (Q rows packed once, they stay in L1), walk the keys in tiles
 //      of BN = KC, stopping at the last key any row of the block may see (causal blocks skip the rest):
 //      a. scores[BM × bn] = Q_blk · Kᵀ[:, tile] (GEMM on the packed panels);
 //      b. per row: scale, masks, tile max; running max m' = max(m, tile max); if m' > m the row's
@@ -56,12 +57,31 @@ import { hsum } from "./simd/reduce";
 
 export function attention_scratch_bytes(L: i32, S: i32, E: i32, Ev: i32): f64 {
   if (L <= DIRECT_L) return <f64>S * 4 + 64;
+  return attention_packed_bytes(S, E, Ev) + attention_block_scratch_bytes(S, E, Ev);
+}
+
+/** Bytes of K and V packed by attention_pack_f32: Kᵀ in NR-column panels over S, V in NR-column panels over Ev. */
+export function attention_packed_bytes(S: i32, E: i32, Ev: i32): f64 {
   const sp = round_up(S, NR);
-  const bs = min<i32>(BN, sp);
-  const floats = <f64>sp * <f64>E + <f64>round_up(Ev, NR) * <f64>S + <f64>(BM * bs) + <f64>(BP * PA * bs)
-    + <f64>(BP * PA) * <f64>E + <f64>(BM * 2) + <f64>BM * <f64>((S + BN - 1) / BN) + <f64>(MR * NR)
-    + <f64>BM * <f64>Ev;
-  return floats * 4 + 9 * 64;
+  return (<f64>sp * <f64>E + <f64>round_up(Ev, NR) * <f64>S) * 4 + 2 * 64;
+}
+
+/** Scratch bytes of one attention_rows_f32 call: one row block's working set. */
+export function attention_block_scratch_bytes(S: i32, E: i32, Ev: i32): f64 {
+  const bs = min<i32>(BN, round_up(S, NR));
+  const floats = <f64>(BM * bs) + <f64>(BP * PA * bs) + <f64>(BP * PA) * <f64>E + <f64>(BM * 2)
+    + <f64>BM * <f64>((S + BN - 1) / BN) + <f64>(MR * NR) + <f64>BM * <f64>Ev;
+  return floats * 4 + 8 * 64;
+}
+
+/** Query rows per block of the packed path: attention_rows_f32's r0 must be a multiple of it. */
+export function attention_block_rows(): i32 {
+  return BM;
+}
+
+/** Query lengths up to this take the unpacked (direct) path in attention_f32. */
+export function attention_direct_rows(): i32 {
+  return DIRECT_L;
 }
 
 // @ts-ignore: decorator
@@ -88,12 +108,44 @@ export function attention_f32(
     if (w != 0) for (let i = 0; i < L; i++) memory.fill(w + <usize>(i * ldw + L) * 4, 0, <usize>(S - L) << 2);
     return;
   }
+  attention_pack_f32(scratch, k, ldk, v, ldv, S, E, Ev);
+  const bs = align16(scratch + <usize>attention_packed_bytes(S, E, Ev));
+  attention_rows_f32(o, ldo, w, ldw, q, ldq, scratch, v, ldv, masks, nmasks, bs, L, S, E, Ev, scale, causal, 0, L);
+}
+
+/**
+ * Step 1 of the packed path, once per (batch, head): Kᵀ (B = Kᵀ: element (e, j) at k + j·ldk + e)
+ * into NR-column panels over S at pk, V into NR-column panels over Ev after it (align16).
+ * pk: attention_packed_bytes(S, E, Ev) bytes, 16-aligned.
+ */
+export function attention_pack_f32(pk: usize, k: usize, ldk: i32, v: usize, ldv: i32, S: i32, E: i32, Ev: i32): void {
+  assert(S > 0 && E > 0 && Ev >= 0 && (pk & 15) == 0, "attention_pack_f32: S, E must be >= 1, Ev >= 0, pk 16-aligned");
+  const pv = align16(pk + <usize>round_up(S, NR) * <usize>E * 4);
+  pack_b(pk, k, 1, ldk, E, S);
+  if (Ev > 0) pack_b(pv, v, ldv, 1, S, Ev);
+}
+
+/**
+ * Step 2 of the packed path: query rows [r0, r1) of the L rows (r0 a multiple of
+ * attention_block_rows(), r1 ≤ L), against K and V packed at pk by attention_pack_f32. Blocks start
+ * at multiples of BM whatever the range, so any split of the rows gives the same bits as one call
+ * over all of them (this is how threads share one head). v is read again only to recompute a
+ * non-finite row without its masked value rows. scratch: attention_block_scratch_bytes(S, E, Ev).
+ */
+export function attention_rows_f32(
+  o: usize, ldo: i32, w: usize, ldw: i32,
+  q: usize, ldq: i32, pk: usize, v: usize, ldv: i32,
+  masks: usize, nmasks: i32, scratch: usize,
+  L: i32, S: i32, E: i32, Ev: i32, scale: f32, causal: i32, r0: i32, r1: i32,
+): void {
+  assert(L > 0 && S > 0 && E > 0 && Ev >= 0, "attention_rows_f32: L, S, E must be >= 1 and Ev >= 0");
+  assert(r0 >= 0 && r0 % BM == 0 && r1 <= L, "attention_rows_f32: r0 must be a multiple of the block rows and r1 <= L");
+  assert((scratch & 15) == 0 && (pk & 15) == 0, "attention_rows_f32: scratch and pk must be 16-byte aligned");
   const sp = round_up(S, NR);
   const bs = min<i32>(BN, sp);                                         // scores tile row stride
   const ntiles = (S + BN - 1) / BN;
-  const pk = scratch;                                                  // [S/NR][E][NR]
   const pv = align16(pk + <usize>sp * <usize>E * 4);                   // [Ev/NR][S][NR]
-  const sc = align16(pv + <usize>round_up(Ev, NR) * <usize>S * 4);     // [BM][bs] scores tile
+  const sc = scratch;                                                  // [BM][bs] scores tile
   const pq = align16(sc + <usize>(BM * bs) * 4);                       // [BP][E][PA] packed Q rows
   const pp = align16(pq + <usize>(BP * PA) * <usize>E * 4);            // [BP][bs][PA] packed tile of e
   const rm = align16(pp + <usize>(BP * PA * bs) * 4);                  // [BM] running max per row
@@ -102,10 +154,7 @@ export function attention_f32(
   const tmp = align16(tm + <usize>(BM * ntiles) * 4);                  // [MR·NR] edge tile
   const ob = align16(tmp + <usize>(MR * NR) * 4);                      // [BM][Ev] O rows before a tile's P·V
 
-  // 1. Pack Kᵀ (B = Kᵀ: element (e, j) at k + j·ldk + e) and V.
   const shift = causal_shift(causal, L, S);   // row i sees keys j < i + shift + 1 (all when not causal)
-  pack_b(pk, k, 1, ldk, E, S);
-  pack_b(pv, v, ldv, 1, S, Ev);
   // Without masks and with scale > 0, max(s·scale) = max(s)·scale: the scale folds into the exp pass,
   // as exp((s − max)·scale). s − max can overflow to −Infinity only when |s − max| > FLT_MAX; then
   // the true term exp(−|s − max|·scale) is below f32's range anyway (flushed to 0) when
@@ -113,8 +162,8 @@ export function attention_f32(
   const fold = nmasks == 0 && scale >= 1e-36;
   const escale: f32 = fold ? scale : 1;
 
-  for (let i0 = 0; i0 < L; i0 += BM) {
-    const bm = min<i32>(BM, L - i0);
+  for (let i0 = r0; i0 < r1; i0 += BM) {
+    const bm = min<i32>(BM, r1 - i0);
     // Keys the block can see: j < i0 + bm + shift (causal), else all S.
     const jend = causal != 0 ? min<i32>(S, max<i32>(0, i0 + bm + shift)) : S;
     const orow0 = o + <usize>(i0 * ldo) * 4;

@@ -3,6 +3,7 @@
 //   weights [...batch, L, S] when returnWeights.
 import { checkFits, put, withFrame } from "./call.js";
 import { type MaskPlan, causalKind, masksBytes, planMask, writeMasks } from "./masks.js";
+import { type Head, attention, attentionBytes } from "./parallel.js";
 import {
   type Causal, type Mask, type Tensor, checkBool, checkCausal, checkFinite, checkMask, checkOptions, checkOut, checkTensor, fmtShape, product, rangeError, typeError,
 } from "./validate.js";
@@ -75,7 +76,7 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
   const rt = work ? runtime(fn) : null;
   const plans: MaskPlan[] = mask ? [planMask(mask, target)] : [];
   const Eq = Math.max(E, 1);   // E = 0: scores are all 0; run with E = 1 over zeros
-  const scratch = rt ? rt.kernels.attention_scratch_bytes(L, S, Eq, Ev) : 0;
+  const scratch = rt ? attentionBytes(rt, nb, nb, L, S, Eq, Ev) : 0;
   // Refuse what cannot fit before allocating anything, here or in WASM memory.
   checkFits(fn, (Q.data.length + K.data.length + V.data.length + outLen + wLen + (E === 0 ? L + S : 0)) * 4
     + scratch + masksBytes(plans, nb) + 1024, "query, key, value, the result and scratch");
@@ -88,7 +89,6 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
     if (o.out !== undefined) output.fill(0);   // no keys: zeros
     return result();
   }
-  const { kernels } = rt;
   return withFrame(rt, fn, (f) => {
     const pq = E > 0 ? put(rt, f, Q.data) : f.alloc(L * 4);
     const pk = E > 0 ? put(rt, f, K.data) : f.alloc(S * 4);
@@ -96,19 +96,19 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
     const pv = put(rt, f, V.data);
     const po = f.alloc(Math.max(output.length, 1) * 4);
     const pw = weights ? f.alloc(weights.length * 4) : 0;
-    const ps = f.alloc(scratch);
     const pm = writeMasks(rt, f, plans, batch);
     const nm = plans.length;
+    const heads: Head[] = [];
     for (let i = 0; i < nb; i++) {
-      kernels.attention_f32(
-        po + i * L * Ev * 4, Ev, pw === 0 ? 0 : pw + i * L * S * 4, S,
-        E > 0 ? pq + i * L * E * 4 : pq, Eq === E ? E : 0,
-        E > 0 ? pk + i * S * E * 4 : pk, Eq === E ? E : 0,
-        pv + i * S * Ev * 4, Ev,
-        pm === 0 ? 0 : pm + i * nm * 16, nm, ps,
-        L, S, Eq, Ev, scale, causal,
-      );
+      heads.push({
+        o: po + i * L * Ev * 4, ldo: Ev, w: pw === 0 ? 0 : pw + i * L * S * 4, ldw: S,
+        q: E > 0 ? pq + i * L * E * 4 : pq, ldq: Eq === E ? E : 0,
+        k: E > 0 ? pk + i * S * E * 4 : pk, ldk: Eq === E ? E : 0,
+        v: pv + i * S * Ev * 4, ldv: Ev,
+        masks: pm === 0 ? 0 : pm + i * nm * 16, nmasks: nm, kv: i,
+      });
     }
+    attention(rt, f, heads, L, S, Eq, Ev, scale, causal);
     if (output.length) output.set(rt.heap.f32(po, output.length));
     if (weights) weights.set(rt.heap.f32(pw, weights.length));
     return result();
