@@ -9,7 +9,7 @@
 // call gives the same bits for any number of threads.
 //
 // Workers are made from code this module holds (no worker file for a bundler to find): Node's
-// worker_threads with `eval` (Node, Bun), module Web Workers from a Blob URL (browsers, Deno). They
+// worker_threads with `eval` (Node, Bun, Deno), module Web Workers from a Blob URL (browsers). They
 // park on Atomics.wait; a Node worker is unref()ed so it never keeps a process alive.
 
 /** Control block layout (Int32 slots). */
@@ -100,7 +100,7 @@ function workerMain(d: { module: WebAssembly.Module; memory: WebAssembly.Memory;
 }
 
 // Node's modules named through variables: bundlers for browsers and workerd leave them alone (the
-// code paths that load them run only in Node and Bun), and the package's types need no @types/node.
+// code paths that load them run only in Node, Bun and Deno), and the package's types need no @types/node.
 const NODE_OS: string = "node:os";
 const NODE_WORKER_THREADS: string = "node:worker_threads";
 
@@ -199,8 +199,9 @@ export class Pool {
     const spin = 20000;
     const g = globalThis as { process?: { versions?: { node?: string } }; Worker?: unknown; Deno?: unknown };
     try {
-      // Node and Bun: worker_threads (Bun's Web Worker is experimental); Deno and browsers: module Web Workers.
-      const NodeWorker: NodeWorkerCtor | null = g.process?.versions?.node && g.Deno === undefined
+      // Node, Bun and Deno: worker_threads (unref()ed: they never keep the process alive; Deno's Web
+      // Workers would, and Bun's are experimental). Browsers: module Web Workers from a Blob URL.
+      const NodeWorker: NodeWorkerCtor | null = g.process?.versions?.node
         ? ((await import(NODE_WORKER_THREADS)) as { Worker: NodeWorkerCtor }).Worker : null;
       for (let id = 1; id < threads; id++) {
         const data = { module, memory, ctl: ctl.buffer, id, names: [...names], spin };

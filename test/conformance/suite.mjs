@@ -267,7 +267,8 @@ export const CASE_NAMES = CASES.map(([name]) => name);
 
 /**
  * Runs every case under each build. `sourceFor(build)`, if given, is passed to init as the
- * kernels' source (a URL, bytes or a Module); otherwise the entry's default is used.
+ * kernels' source (a URL, bytes or a Module); otherwise the entry's default is used. A build named
+ * "<build>+t<n>" runs <build> with init({ threads: n }) (and the entry's default source).
  * Returns { builds: [{ build, info, cases: [{ name, digest, n, samples, diff, tol, ok, error? }] } | { build, error, errorName }] }.
  */
 export async function runConformance(api, builds, sourceFor) {
@@ -275,7 +276,9 @@ export async function runConformance(api, builds, sourceFor) {
   for (const build of builds) {
     let info;
     try {
-      info = await api.init(sourceFor ? { build, source: await sourceFor(build) } : { build });
+      // "simd+t2": the simd build on 2 threads (init's default source: its shared-memory variant)
+      const [name, threads] = build.split("+t");
+      info = await api.init(threads ? { build: name, threads: Number(threads) } : sourceFor ? { build, source: await sourceFor(build) } : { build });
     } catch (e) {
       result.builds.push({ build, error: `init: ${e && e.stack || e}`, errorName: e && e.name });
       continue;

@@ -81,7 +81,8 @@ export async function launchChromium({ args = [], ...options } = {}) {
 }
 
 /** Bundles test/conformance/browser.mjs (copied to <dir>/conformance/) into <dir>/www/. */
-async function bundle(root, dir, builds) {
+async function bundle(root, dir, allBuilds) {
+  const builds = allBuilds.filter((b) => !b.includes("+t"));   // a threads run loads its build's default source
   const src = join(dir, "conformance");
   mkdirSync(src, { recursive: true });
   for (const f of ["suite.mjs", "browser.mjs"]) copyFileSync(join(root, "test", "conformance", f), join(src, f));
@@ -96,8 +97,10 @@ async function bundle(root, dir, builds) {
 }
 
 /**
- * Runs the suite in Chromium in both modes and the browser example. Returns
- * { version, embedded, url, example } (results as the suite returns them; example is the page's text).
+ * Runs the suite in Chromium in both modes and the browser example, and the builds named "+t<n>"
+ * (threads) once from a cross-origin isolated server and once from a plain one. Returns
+ * { version, embedded, url, example, threads, threadsPlain } (results as the suite returns them;
+ * example is the page's text).
  * Throws when Chromium or playwright-core is missing or fails to start, or a page fails to load.
  */
 export async function runChromium(root, dir, builds) {
@@ -107,19 +110,20 @@ export async function runChromium(root, dir, builds) {
   let browser;
   try {
     browser = await launchChromium();
-    const page = async (path, wait) => {
+    const page = async (path, wait, srv = server) => {
       const p = await browser.newPage();
       const errors = [];
       p.on("pageerror", (e) => errors.push(e.message));
       p.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
       try {
-        await p.goto(`${server.url}${path}`);
+        await p.goto(`${srv.url}${path}`);
         return await wait(p);
       } catch (e) {
         throw new Error(`${path}: ${e.message.split("\n")[0]}${errors.length ? `; page errors: ${errors.join(" | ")}` : ""}`);
       } finally { await p.close(); }
     };
-    const suite = (mode) => page(`/www/conformance.html?builds=${builds.join(",")}&mode=${mode}`, async (p) => {
+    const plain = builds.filter((b) => !b.includes("+t"));
+    const suite = (mode) => page(`/www/conformance.html?builds=${plain.join(",")}&mode=${mode}`, async (p) => {
       await p.waitForFunction(() => globalThis.__result !== undefined, null, { timeout: 60_000 });
       let timer;
       const timeout = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error("the suite took over 120 s")), 120_000); });
@@ -127,11 +131,26 @@ export async function runChromium(root, dir, builds) {
     });
     const embedded = await suite("embedded");
     const url = await suite("url");
+    // Threads: the same page served cross-origin isolated (COOP + COEP) runs on 2 threads; without
+    // those headers init falls back to 1 thread with a note.
+    const threadBuilds = builds.filter((b) => b.includes("+t"));
+    let threads = null, threadsPlain = null;
+    if (threadBuilds.length) {
+      const onPage = (srv) => page(`/www/conformance.html?builds=${encodeURIComponent(threadBuilds.join(","))}&mode=embedded`, async (p) => {
+        await p.waitForFunction(() => globalThis.__result !== undefined, null, { timeout: 60_000 });
+        const r = await p.evaluate(() => globalThis.__result);
+        r.crossOriginIsolated = await p.evaluate(() => globalThis.crossOriginIsolated);
+        return r;
+      }, srv);
+      threadsPlain = await onPage(server);
+      const isolated = await staticServer(dir, { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" });
+      try { threads = await onPage(isolated); } finally { await isolated.close(); }
+    }
     const example = await page("/example.html", async (p) => {
       await p.waitForSelector("#out[data-done]", { timeout: 60_000 });
       return p.textContent("#out");
     });
-    return { version: browser.version(), embedded, url, example };
+    return { version: browser.version(), embedded, url, example, threads, threadsPlain };
   } finally {
     await browser?.close();
     await server.close();

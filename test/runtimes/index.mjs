@@ -24,6 +24,8 @@ function candidates(root, bin, scope, rel) {
 const RUNTIME_ENV = { NO_COLOR: "1", FORCE_COLOR: "0", DENO_NO_UPDATE_CHECK: "1", BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" };
 
 const first = (s) => String(s).split("\n")[0];
+/** Thread runs: the simd build on 2 threads, in every runtime (see judgeThreads). */
+const THREAD_BUILDS = ["simd+t2"];
 const entryOf = (result, build) => result?.builds?.find((b) => b.build === build);
 
 /**
@@ -82,6 +84,34 @@ function judge(tally, runs, builds) {
   return table;
 }
 
+/**
+ * Thread runs ("simd+t2"): in Node, Deno, Bun and a cross-origin isolated Chromium page, init({ threads: 2 })
+ * runs on 2 threads and every case gives the bits of Node's single-thread simd run; a page without
+ * COOP/COEP and workerd fall back to 1 thread with a note saying why (and give the same bits).
+ */
+function judgeThreads(tally, runs, nodeResult) {
+  const want = { node: 2, deno: 2, bun: 2, "chromium-isolated": 2, "chromium-not-isolated": 1, workerd: 1 };
+  const notes = { "chromium-not-isolated": /not cross-origin isolated/, workerd: /no workers in Cloudflare workerd/ };
+  const ref = entryOf(nodeResult, "simd");
+  for (const build of THREAD_BUILDS) {
+    for (const [label, result] of runs) {
+      const e = entryOf(result, build);
+      if (!e || e.error) { tally.check(`${label} ${build}: ran`, false, e ? first(e.error) : `no result for this build (builds run: ${JSON.stringify(result?.builds?.map((b) => b.build))})`); continue; }
+      const threads = e.info?.threads;
+      const noteOk = notes[label] ? notes[label].test(e.info?.note ?? "") : true;
+      tally.check(`${label} ${build}: buildInfo().threads = ${want[label]}${notes[label] ? " with a note saying why" : ""}`,
+        threads === want[label] && noteOk, `got ${JSON.stringify(e.info)}`);
+      const diffs = [];
+      for (const c of e.cases) {
+        const rc = ref?.cases.find((x) => x.name === c.name);
+        if (!(c.ok && rc && c.digest === rc.digest && c.n === rc.n)) diffs.push(c.error ? `${c.name}: ${first(c.error)}` : `${c.name}: digest ${c.digest} vs node simd ${rc?.digest}`);
+      }
+      tally.check(`${label} ${build}: ${e.cases.length} cases bit-identical to node simd (1 thread)`,
+        Boolean(ref) && diffs.length === 0 && e.cases.length === ref.cases.length, diffs.join("; "));
+    }
+  }
+}
+
 /** Runs everything; prints one line per check (or per group of passing checks); returns the tally. */
 export async function runRuntimes({ root }) {
   const tally = new Tally();
@@ -117,9 +147,9 @@ export async function runRuntimes({ root }) {
 
     // 1. Node (the reference), Deno, Bun, the pack smoke checks and the CLI examples: side by side
     const [nodeRun, denoRun, bunRun, , nodeEx, denoEx] = await Promise.all([
-      cli("node", process.execPath, ["conformance/main.mjs", ...builds]),
-      bins.deno ? cli("deno", ...deno("conformance/main.mjs", ...builds)) : null,
-      bins.bun ? cli("bun", bins.bun.path, ["conformance/main.mjs", ...builds]) : null,
+      cli("node", process.execPath, ["conformance/main.mjs", ...builds, ...THREAD_BUILDS]),
+      bins.deno ? cli("deno", ...deno("conformance/main.mjs", ...builds, ...THREAD_BUILDS)) : null,
+      bins.bun ? cli("bun", bins.bun.path, ["conformance/main.mjs", ...builds, ...THREAD_BUILDS]) : null,
       timed("pack checks", () => packChecks(root, consumer, builds, tally)),
       run(process.execPath, ["examples/node/index.mjs"], { cwd: dir, env }),
       bins.deno ? run(...deno("examples/deno/main.ts"), { cwd: dir, env }) : null,
@@ -129,6 +159,7 @@ export async function runRuntimes({ root }) {
       try { return parseTagged("CONFORMANCE", r); } catch (e) { tally.check(`${label}: suite ran`, false, e.message); return null; }
     };
     const runs = [];   // [label, suite result]; Node first (the reference)
+    const threadRuns = [];   // [label, suite result] of runs whose thread builds judgeThreads checks beside Node/Deno/Bun's
     for (const [label, r] of [["node", nodeRun], ["deno", denoRun], ["bun", bunRun]]) {
       const res = parse(label, r);
       if (res) runs.push([label, res]);
@@ -140,9 +171,10 @@ export async function runRuntimes({ root }) {
     if (denoEx) examples.deno = printed(denoEx);
     if (chromium) {
       try {
-        const c = await timed("chromium", () => runChromium(root, dir, builds));
+        const c = await timed("chromium", () => runChromium(root, dir, [...builds, ...THREAD_BUILDS]));
         console.log(`  chromium ${c.version} (${chromium})`);
         runs.push(["chromium-embedded", c.embedded], ["chromium-url", c.url]);
+        if (c.threads) threadRuns.push(["chromium-isolated", c.threads], ["chromium-not-isolated", c.threadsPlain]);
         const expect = builds.map((b) => `/www/${wasmFile(b).replace(/\.wasm$/, "")}-`);   // esbuild's [name]-[hash]
         const fetched = c.url.fetched ?? [];
         tally.check("chromium url: every build's .wasm was fetched from its URL", expect.every((p) => fetched.some((f) => f.startsWith(p))), fetched.join(", "));
@@ -160,9 +192,12 @@ export async function runRuntimes({ root }) {
           const exNames = await bundleWorker(join(dir, "examples", "cloudflare-worker", "worker.js"), exOut);
           await withWorkerd(bins.workerd.path, out, names, async (base, output) => {
             for (const [label, mode] of [["workerd", "default"], ["workerd-module", "module"]]) {
-              const r = await fetch(`${base}/?builds=${builds.join(",")}&mode=${mode}`, { signal: AbortSignal.timeout(120_000) });
+              const all = mode === "default" ? [...builds, ...THREAD_BUILDS] : builds;
+              const r = await fetch(`${base}/?builds=${encodeURIComponent(all.join(","))}&mode=${mode}`, { signal: AbortSignal.timeout(120_000) });
               if (!r.ok) throw new Error(`HTTP ${r.status}: ${(await r.text()).slice(0, 500)}\n${tail(output())}`);
-              runs.push([label, await r.json()]);
+              const res = await r.json();
+              runs.push([label, res]);
+              if (mode === "default") threadRuns.push([label, res]);
             }
           });
           examples["cloudflare-worker"] = await withWorkerd(bins.workerd.path, exOut, exNames, async (base, output) => {
@@ -174,9 +209,10 @@ export async function runRuntimes({ root }) {
       } catch (e) { tally.check("workerd: bundle, serve and run the worker", false, e.message); }
     }
 
-    // 4. every runtime's outputs against Node's (bit for bit)
+    // 4. every runtime's outputs against Node's (bit for bit); thread runs against Node's one thread
     console.log("  conformance:");
     Object.assign(table, judge(tally, runs, builds));
+    judgeThreads(tally, [...runs.filter(([l]) => ["node", "deno", "bun"].includes(l)), ...threadRuns], runs.find(([l]) => l === "node")?.[1]);
 
     // 5. examples: each ran and printed the same result as the Node one (a [4, 8] tensor)
     let good = null;
