@@ -11,6 +11,7 @@
 // needed. 1.30 ships only the SIMD+threads build and reads env.wasm.numThreads once, at the first
 // session: it is set to 1 before that.
 import * as ort from 'onnxruntime-web';
+import { causalMask } from './causal.js';
 import { Graph } from './onnx.js';
 import type { MhaWeights, Peer, Runner, Tensor } from './types.js';
 
@@ -198,13 +199,6 @@ async function smokeTest(): Promise<void> {
   } finally {
     await session.release();
   }
-}
-
-/** Additive bottom-right causal mask [L, S]: 0 where key j ≤ i + S − L, else −∞. */
-function causalMask(L: number, S: number): Float32Array {
-  const m = new Float32Array(L * S);
-  for (let i = 0; i < L; i++) for (let j = i + S - L + 1; j < S; j++) if (j >= 0) m[i * S + j] = -Infinity;
-  return m;
 }
 
 /** Wᵀ of rows [r0, r0+n) of a PyTorch [rows, E] weight → [E, n], so that y = x·(Wᵀ) is a plain MatMul. */
