@@ -92,10 +92,13 @@ function peerImpls(op: keyof Peer, make: (p: Peer) => Promise<Runner> | undefine
 }
 
 // The referee's tolerances: |got − ref| ≤ tol · (max |ref| of the output row), against float64.
-// Ours computes in f32 with f32 accumulators: 1e-5. The peers compute in f32 too, the measured
-// errors are in every results file (maxRelDiff) and the "referee" table of latest.md.
+// Measured (2026-12-02, the full-size cases, sampled rows; every results file records maxRelDiff and
+// latest.md's "referee" table prints it): ours ≤ 1.6e-6 in both builds, onnxruntime-web ≤ 1.2e-6,
+// tfjs-wasm ≤ 4.0e-6 (SDPA at S = 4096: its softmax-weighted sums), plain-js ≤ 1e-7. WebAssembly
+// without relaxed SIMD rounds the same on every host, so these figures repeat; the bounds leave
+// 5–6× room: ours 1e-5, the peers 2e-5.
 const TOL_OURS = 1e-5;
-const TOL_PEERS = 1e-4;
+const TOL_PEERS = 2e-5;
 const oursTolerances = (names: string[]): Record<string, number> => Object.fromEntries(names.map((n) => [n, TOL_OURS]));
 const OURS_NAMES = ["wasm-attention", "wasm-attention relaxed", "wasm-attention into out"];
 /** The referee of a case: its float64 reference, ours held to TOL_OURS, peers to TOL_PEERS. */
