@@ -239,13 +239,15 @@ export function renderReadmeTable(run: ResultsFile, file: string): string {
   const peers = README_PEERS.filter(([n]) => run.results.some((r) => r.impls.some((i) => i.name === n)));
   const load = m.load1End !== undefined ? `${m.load1}–${m.load1End}` : `${m.load1}`;
   const quick = run.options.quick ? ' **(a --quick run: short timings)**' : '';
+  const withLoad = run.results.some((r) => r.load1 !== undefined);
   const lines = [
     `Run of ${m.date.slice(0, 10)} on ${m.cpu}, ${m.cores} cores, Node ${m.node.replace(/^v/, '')}, single thread, host load ${load}${quick}`,
-    `([all results](bench/results/latest.md), [JSON](${file})). Absolute times vary with the host and its load (the`,
-    'last column: the 1-minute load average when the case was timed); the ratios are interleaved in one process.',
+    `([all results](bench/results/latest.md), [JSON](${file})). Absolute times vary with the host and its load` +
+      (withLoad ? ' (the last column: the 1-minute load average when the case was timed)' : ' (1-minute load average at the start of the run)') +
+      '; the ratios are interleaved in one process.',
     '',
-    `| case | wasm-attention | relaxed SIMD | ${peers.map(([, label]) => label).join(' | ')} | load |`,
-    `| --- | ---: | ---: | ${peers.map(() => '---:').join(' | ')} | ---: |`,
+    `| case | wasm-attention | relaxed SIMD | ${peers.map(([, label]) => label).join(' | ')} |${withLoad ? ' load |' : ''}`,
+    `| --- | ---: | ---: | ${peers.map(() => '---:').join(' | ')} |${withLoad ? ' ---: |' : ''}`,
   ];
   const time = (i: ImplResult | undefined): string | undefined => (i?.status === 'ok' && i.stats ? `${fmtMs(i.stats.medianMs)} ms` : undefined);
   const failed = (i: ImplResult | undefined): string => (i ? i.status.replace('-', ' ') : '—');
@@ -260,15 +262,17 @@ export function renderReadmeTable(run: ResultsFile, file: string): string {
       const p = by(n), t = time(p), ratio = r.ratios[n];
       cells.push(t ? `${t} (${ratio === undefined ? '—' : ratio < 1 ? `${fmtRatio(ratio)}, faster than ours` : fmtRatio(ratio)})` : failed(p));
     }
-    cells.push(r.load1 !== undefined ? String(r.load1) : '—');
+    if (withLoad) cells.push(r.load1 !== undefined ? String(r.load1) : '—');
     lines.push(`| ${cells.map(cellEscape).join(' | ')} |`);
     for (const i of r.impls.filter((x) => x.name.startsWith(`${OURS} `) && x.name !== RELAXED)) {
       const t = time(i);
       const vs = t && oursMs ? ` (${fmtRatio(i.stats!.medianMs / oursMs)} of the above)` : '';
-      lines.push(`| ${cellEscape(`${r.name}: ${i.name.slice(OURS.length + 1)}`)} | ${t ? `**${t}**${gf(i)}${vs}` : failed(i)} | ${['', ...peers].map(() => '').join(' | ')} | |`);
+      const blanks = ['', ...peers.map(() => ''), ...(withLoad ? [''] : [])];
+      lines.push(`| ${cellEscape(`${r.name}: ${i.name.slice(OURS.length + 1)}`)} | ${t ? `**${t}**${gf(i)}${vs}` : failed(i)} | ${blanks.join(' | ')} |`);
     }
   }
-  const notes = run.results.flatMap((r) => r.impls.filter((i) => i.status !== 'ok' && i.note).map((i) => `- ${r.name} · ${i.name}: ${i.note}`));
+  const short = (note: string) => (note.length > 240 ? note.slice(0, 239) + '…' : note);
+  const notes = run.results.flatMap((r) => r.impls.filter((i) => i.status !== 'ok' && i.note).map((i) => `- ${r.name} · ${i.name}: ${short(i.note!)}`));
   let out = lines.join('\n') + '\n';
   if (notes.length) out += '\n' + notes.map((n) => cellEscape(n)).join('\n') + '\n';
   return out + renderTargets(run.targets ?? []);
