@@ -5,6 +5,9 @@
 // Fakes: "ours" = a JS mat-vec (sync); "slow" = ours' runner called twice, async (ratio ≈ 2);
 // "wrong" = output off by 1 in one element (mismatch); "broken" = setup throws; "flaky" and
 // "flaky-async" = throw on their 10th timed call. A case in another suite checks the filter.
+// The referee: a case with a float64 reference (an f64 mat-vec) where ours passes and a peer whose
+// error is small against the whole output but large against its own row's scale fails, and a case
+// where ours itself is off: refereeFailures names both, with their case.
 // Also renders a chart for a fake suite with x = 64…4096 to /tmp/wasm-attention-chart-selftest.svg
 // (and .png if rsvg-convert is installed: `apt-get install -y librsvg2-bin`).
 
@@ -12,7 +15,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { compareOutputs, median, parseArgs, runBench, selectCases, type BenchCase, type BenchResult, type Impl } from './harness.js';
+import {
+  compareOutputs, compareWithReference, median, parseArgs, refereeFailures, runBench, selectCases, type BenchCase, type BenchResult, type Impl,
+} from './harness.js';
+import { sampleRows } from './reference.js';
 import { renderChart } from './chart.js';
 
 let failures = 0;
@@ -99,6 +105,32 @@ const cases: BenchCase[] = [
   { suite: 'other', name: 'never runs', flops: 1, impls: [{ name: 'ours', setup: async () => { skippedRan = true; return () => new Float32Array(1); } }] },
 ];
 
+/** y = A·x in float64, as a reference of the [n, 1] output (n rows of one column). */
+function refereeCase(name: string, oursOff: number): BenchCase {
+  const n = 48, { a, x } = inputs(n);
+  const f32 = (off: number, row = -1, by = 0) => async () => {
+    const y = new Float32Array(n);
+    matvec(y, a, x, n);
+    if (off) y[5]! += off;
+    if (row >= 0) y[row]! += by;
+    return () => y;
+  };
+  // Row 7's value is made small (its scale is its own |y|), so an error of 1e-3·|y7| fails there.
+  return {
+    suite: 'referee', name, flops: 2 * n * n, tolerance: 1e-4, tolerances: { ours: 1e-5 },
+    reference: () => {
+      const y = new Float64Array(n);
+      for (let i = 0; i < n; i++) { let s = 0; for (let j = 0; j < n; j++) s += a[i * n + j]! * x[j]!; y[i] = s; }
+      return { cols: 1, rows: n, checked: Array.from({ length: n }, (_, i) => i), values: y };
+    },
+    impls: [
+      { name: 'ours', setup: f32(oursOff) },
+      { name: 'peer', setup: f32(0) },
+      { name: 'peer-off', setup: async () => { const run = await f32(0)(); const y0 = run()[7]!; return () => { const y = run(); y[7] = y0 * (1 + 1e-3); return y; }; } },
+    ],
+  };
+}
+
 // ───────────── unit checks ─────────────
 
 {
@@ -117,6 +149,23 @@ const cases: BenchCase[] = [
   check(!compareOutputs(new Float32Array([1, 2, 30.04]), ref, 1e-3).ok, 'compare: beyond tol·max|ref|');
   check(!compareOutputs(new Float32Array([NaN, 2, 30]), ref, 1e-3).ok, 'compare: NaN fails');
   check(!compareOutputs(new Float32Array([1, 2]), ref, 1e-3).ok, 'compare: length mismatch fails');
+  // Per row: rows [1e-3, 2e-3] and [100, 200]. An error of 1e-5 passes against the whole output's
+  // scale (200) but is 5e-3 of the first row's: it fails at tol 1e-3.
+  const two = new Float32Array([1e-3, 2e-3, 100, 200]);
+  check(compareOutputs(new Float32Array([1e-3, 2e-3 + 1e-5, 100, 200]), two, 1e-3).ok, 'compare: one row, scale of the whole output');
+  const perRow = compareOutputs(new Float32Array([1e-3, 2e-3 + 1e-5, 100, 200]), two, 1e-3, 2);
+  check(!perRow.ok && perRow.at === 1 && Math.abs(perRow.maxRel - 5e-3) < 1e-4, 'compare: per row, each held to its own scale', perRow.message);
+  check(compareOutputs(new Float32Array([1e-3, 2e-3 + 1e-7, 100, 200 + 0.1]), two, 1e-3, 2).ok, 'compare: per row, within each row\'s bound');
+  // Checked rows only: rows 1 and 3 of a [4, 2] output.
+  const sub = compareWithReference(new Float32Array([9, 9, 1, 2, 9, 9, 3, 4]), { cols: 2, rows: 4, checked: [1, 3], values: Float64Array.of(1, 2, 3, 4) }, 1e-6);
+  check(sub.ok && sub.maxDiff === 0, 'compare: a reference of some rows checks those rows');
+  const subBad = compareWithReference(new Float32Array([1, 2, 1, 2, 3, 4, 3, 4.01]), { cols: 2, rows: 4, checked: [1, 3], values: Float64Array.of(1, 2, 3, 4) }, 1e-3);
+  check(!subBad.ok && subBad.at === 7, 'compare: a bad checked row fails, pointing at its element', subBad.message);
+  check(!compareWithReference(new Float32Array(6), { cols: 2, rows: 4, checked: [0], values: Float64Array.of(0, 0) }, 1e-3).ok, 'compare: output of another length fails');
+  const rows = sampleRows(4096);
+  check(sampleRows(256).length === 256 && rows.length > 200 && rows.length <= 300 && rows[0] === 0 && rows[40] === 40 && rows.at(-1) === 4095
+    && rows.at(-41) === 4055 && rows.some((r) => r % 2 === 1 && r > 41 && r < 4054) && rows.every((r, i) => i === 0 || r > rows[i - 1]!),
+    'sampleRows: all up to 256; beyond, both ends (41 rows) and an odd stride between, ascending', `${rows.length} rows`);
 }
 
 // ───────────── the run ─────────────
@@ -178,6 +227,9 @@ if (existsSync(jsonPath)) {
   const o = j.results[0]!.impls[0]!;
   check(j.results.length === 3 && !!o.stats && o.stats.count > 0 && o.stats.minMs <= o.stats.medianMs && o.stats.medianMs <= o.stats.maxMs,
     'json: results with median/min/max/count');
+  const jj = j as unknown as { targets?: unknown[]; machine: { load1?: number; load1End?: number } };
+  check(Array.isArray(jj.targets) && typeof jj.machine.load1 === 'number' && typeof jj.machine.load1End === 'number' && j.results.every((r) => typeof r.load1 === 'number'),
+    'json: targets, the load at start and end and per case');
 } else check(false, 'json written', jsonPath);
 const md = existsSync(join(out, 'latest.md')) ? readFileSync(join(out, 'latest.md'), 'utf8') : '';
 check(md.includes(process.version) && md.includes(day) && md.includes('### dot') && md.includes('dot.svg'), 'latest.md: header, table, chart link');
@@ -204,8 +256,39 @@ const countedOurs = results2[1]?.impls.find((i) => i.name === 'ours');
 check(countedOurs?.status === 'ok' && !!countedOurs.stats && countedOurs.gflops === undefined, 'flops 0: timed, no GFLOP/s figure', JSON.stringify(countedOurs?.gflops));
 const countTable = stdout2.slice(stdout2.indexOf('### count'));
 check(stdout2.includes('### count') && countTable.includes('| case | ours ms | slow ms |') && !countTable.includes('GFLOP/s'), 'flops 0: the suite\'s table has no GFLOP/s columns', countTable.split('\n')[2]);
-check(/\| count 512×512 \|.*\| 262144 \| 1\.235 \|$/m.test(countTable), 'extras: counts exact (262144), measurements to 4 digits', countTable.split('\n')[4]);
+check(/\| count 512×512 \|.*\| 262144 \| 1\.235 \| [\d.]+ \|$/m.test(countTable), 'extras: counts exact (262144), measurements to 4 digits', countTable.split('\n')[4]);
 check(stdout2.slice(0, stdout2.indexOf('### count')).includes('| case | ours ms | ours GFLOP/s |'), 'a suite with flops keeps its GFLOP/s columns');
+
+// The referee: every impl, ours included, against the float64 reference, each with its tolerance.
+let stdout3 = '';
+process.stdout.write = ((chunk: string | Uint8Array) => { stdout3 += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString(); return true; }) as typeof process.stdout.write;
+let results3: BenchResult[] = [];
+try {
+  results3 = await runBench([refereeCase('referee ours ok', 0), refereeCase('referee ours off', 1e-2)],
+    { ...parseArgs(['--quick', '--out', out2]), rounds: 1, minTime: 0.01, warmup: 0.01 },
+    { targets: () => [{ target: 'a target', measured: '1', met: true }, { target: 'another', measured: '2', met: false }, { target: 'reported', measured: '3' }] });
+} finally {
+  process.stdout.write = write;
+}
+{
+  const [okCase, offCase] = results3;
+  const by = (r: BenchResult | undefined, n: string) => r?.impls.find((i) => i.name === n);
+  check(by(okCase, 'ours')?.status === 'ok' && by(okCase, 'ours')?.tolerance === 1e-5 && (by(okCase, 'ours')?.maxRelDiff ?? 1) < 1e-6
+    && (by(okCase, 'ours')?.checkedAgainst ?? '').startsWith('float64 reference (all 48 rows)'), 'referee: ours checked against float64, held to its own tolerance',
+    JSON.stringify(by(okCase, 'ours')));
+  check(by(okCase, 'peer')?.status === 'ok' && by(okCase, 'peer')?.tolerance === 1e-4, 'referee: a peer held to the case\'s tolerance');
+  check(by(okCase, 'peer-off')?.status === 'mismatch' && !by(okCase, 'peer-off')?.stats, 'referee: an error of 1e-3 of its own row fails at tol 1e-4, not timed', by(okCase, 'peer-off')?.note);
+  check(by(offCase, 'ours')?.status === 'mismatch' && !('peer' in (offCase?.ratios ?? {})), 'referee: ours off by 1e-2 fails; no ratios without ours', by(offCase, 'ours')?.note);
+  const fails = refereeFailures(results3);
+  check(fails.length === 3 && fails.some((f) => f.startsWith('referee ours off · ours: mismatch (maxdiff')) && fails.some((f) => f.startsWith('referee ours ok · peer-off: mismatch')),
+    'refereeFailures: one line per mismatching impl, naming case and impl', fails.join(' / '));
+  check(refereeFailures(results).length === 3 && refereeFailures(results).every((f) => / · wrong: mismatch/.test(f)), 'refereeFailures: the mat-vec run\'s "wrong" impls');
+  check(/\| a target \| 1 \| met \|/.test(stdout3) && /\| another \| 2 \| \*\*missed\*\* \|/.test(stdout3) && /\| reported \| 3 \| — \|/.test(stdout3),
+    'targets printed: met, missed, reported');
+  check(stdout3.includes('### referee') && /\| referee ours off \| \(all 48 rows\) \| [\d.e-]+ \(1e-5\) \*\*MISMATCH\*\* \|/.test(stdout3), 'referee table: errors, tolerances, mismatches',
+    stdout3.split('\n').filter((l) => l.startsWith('| referee ours off')).at(-1));
+  check(results3.every((r) => typeof r.load1 === 'number') && /\| load \|/.test(stdout3), 'load recorded per case and printed');
+}
 
 // ───────────── chart of a fake suite, x = 64…4096 ─────────────
 

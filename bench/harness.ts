@@ -1,7 +1,9 @@
 // Benchmark harness: validate, then time, every implementation of a case, side by side.
 //
-// For each case: setup() every impl → run each once and check its output against impls[0]'s
-// (|got − ref| ≤ tol · max(1, max|ref|), elementwise) → warm up by time (V8 runs a WASM
+// For each case: setup() every impl → run each once and check its output against the case's float64
+// reference (bench/reference.ts; every impl, ours included, each with its own tolerance relative to
+// each row's scale: |got − ref| ≤ tol · max|ref row|), or, for a case without one (the self-test's
+// fakes), against impls[0]'s output → warm up by time (V8 runs a WASM
 // function's first calls in its baseline tier) → time with Benchmark.js, interleaving the impls
 // in rotated rounds so machine noise hits all alike → median ms over every sample of every
 // round, GFLOP/s = flops / median, and for impls[0] (ours) the ratio peer median / our median.
@@ -13,7 +15,9 @@
 import Benchmark from 'benchmark';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { fmtMs, machineInfo, renderMarkdown, writeResults } from './report.js';
+import os from 'node:os';
+import type { Reference } from './reference.js';
+import { fmtMs, machineInfo, renderMarkdown, renderTargets, writeResults } from './report.js';
 
 // ───────────────────────────── inputs ─────────────────────────────
 
@@ -40,8 +44,15 @@ export interface BenchCase {
   series?: string;
   /** impls[0] is ours ("wasm-attention"); the others are peers. */
   impls: Impl[];
-  /** Relative tolerance of the output check; default 1e-3. */
+  /**
+   * Float64 reference of the output (bench/reference.ts), computed once before timing; every impl,
+   * impls[0] included, is checked against it. Without one, impls are checked against impls[0].
+   */
+  reference?: () => Reference;
+  /** Tolerance of the output check, relative to each output row's scale (max |ref| of the row); default 1e-3. */
   tolerance?: number;
+  /** Per-impl tolerances (impl name → tolerance), overriding `tolerance`. */
+  tolerances?: Record<string, number>;
   /** Extra figures recorded after timing, while every impl is still set up (e.g. peak WASM memory MiB). */
   extra?: () => Record<string, number | string>;
 }
@@ -88,7 +99,11 @@ export interface ImplResult {
   note?: string;
   /** Max |got − ref| of the output check (undefined for the reference itself or if it never ran). */
   maxDiff?: number;
-  /** Name of the impl this one was checked against (impls[0], unless that one failed). */
+  /** Max over the checked rows of |got − ref| / (the row's max |ref|): the figure held to `tolerance`. */
+  maxRelDiff?: number;
+  /** The tolerance this impl was held to (relative to each row's scale). */
+  tolerance?: number;
+  /** What this one was checked against: 'float64 reference (n of m rows)', or an impl's name (impls[0], unless that one failed). */
   checkedAgainst?: string;
   async: boolean;
   /** Samples in ms per op, every round, in the order taken. */
@@ -106,6 +121,10 @@ export interface BenchResult {
   x?: number;
   series?: string;
   tolerance: number;
+  /** The referee: float64 (checked rows of all) or impls[0]'s output (the self-test's fakes). */
+  referee?: string;
+  /** 1-minute load average of the host when the case's timing ended (the machines are shared). */
+  load1?: number;
   impls: ImplResult[];
   /** Peer name → peer median / our median (> 1: we are faster). Only where both are 'ok'. */
   ratios: Record<string, number>;
@@ -202,29 +221,66 @@ export function selectCases(cases: BenchCase[], filter: string[]): BenchCase[] {
 export interface Comparison {
   ok: boolean;
   maxDiff: number;
-  /** Index of the largest difference (-1 if lengths differ or empty). */
+  /** Max |got − ref| / (its row's max |ref|) over the compared rows. */
+  maxRel: number;
+  /** Index (into got) of the element furthest outside its row's bound, or of the largest relative difference (-1 if lengths differ or empty). */
   at: number;
-  /** tol · max(1, max|ref|) */
+  /** tol · the scale of the row of `at` */
   bound: number;
   message: string;
 }
 
-/** Elementwise |got − ref| ≤ tol · max(1, max|ref|), same length; NaN anywhere in got fails. */
-export function compareOutputs(got: ArrayLike<number>, ref: ArrayLike<number>, tol: number): Comparison {
-  let refMax = 0;
-  for (let i = 0; i < ref.length; i++) refMax = Math.max(refMax, Math.abs(ref[i]!));
-  const bound = tol * Math.max(1, refMax);
-  if (got.length !== ref.length) {
-    return { ok: false, maxDiff: Infinity, at: -1, bound, message: `length ${got.length}, want ${ref.length}` };
+/**
+ * Rows `rows` of got, an [n, cols] row-major output, against ref (rows.length × cols): for each row,
+ * |got − ref| ≤ tol · max |ref| of that row (a row of zeros: ≤ tol). NaN anywhere compared fails.
+ */
+export function compareRows(got: ArrayLike<number>, ref: ArrayLike<number>, rows: readonly number[], cols: number, totalRows: number, tol: number): Comparison {
+  if (got.length !== totalRows * cols) {
+    return { ok: false, maxDiff: Infinity, maxRel: Infinity, at: -1, bound: NaN, message: `length ${got.length}, want ${totalRows * cols}` };
   }
-  let maxDiff = 0, at = -1, ok = true;
-  for (let i = 0; i < ref.length; i++) {
-    const d = Math.abs(got[i]! - ref[i]!);
-    if (!(d <= bound)) ok = false;                        // catches NaN too
-    if (d > maxDiff || (Number.isNaN(d) && !Number.isNaN(maxDiff))) { maxDiff = d; at = i; }
+  let ok = true, maxDiff = 0, maxRel = 0, at = -1, atRef = -1, atBound = NaN;
+  for (let r = 0; r < rows.length; r++) {
+    const g0 = rows[r]! * cols, r0 = r * cols;
+    let scale = 0;
+    for (let c = 0; c < cols; c++) scale = Math.max(scale, Math.abs(ref[r0 + c]!));
+    if (scale === 0) scale = 1;
+    const bound = tol * scale;
+    for (let c = 0; c < cols; c++) {
+      const d = Math.abs(got[g0 + c]! - ref[r0 + c]!);
+      if (!(d <= bound)) ok = false;                        // catches NaN too
+      if (d > maxDiff || (Number.isNaN(d) && !Number.isNaN(maxDiff))) maxDiff = d;
+      const rel = Number.isNaN(d) ? Infinity : d / scale;
+      if (rel > maxRel || at < 0) { maxRel = rel; at = g0 + c; atRef = r0 + c; atBound = bound; }   // the worst element relative to its row
+    }
   }
-  const where = at >= 0 ? ` at [${at}]: got ${fmtNum(got[at]!)}, want ${fmtNum(ref[at]!)}` : '';
-  return { ok, maxDiff, at, bound, message: `maxdiff ${fmtNum(maxDiff)}${where}; bound ${fmtNum(bound)} (tol ${tol})` };
+  const where = at >= 0 ? ` at [${at}]: got ${fmtNum(got[at]!)}, want ${fmtNum(ref[atRef]!)}` : '';
+  return {
+    ok, maxDiff, maxRel, at, bound: atBound,
+    message: `maxdiff ${fmtNum(maxDiff)}, ${fmtNum(maxRel)} of its row's max |ref|${where}; bound ${fmtNum(atBound)} (tol ${tol.toExponential()} × row max)`,
+  };
+}
+
+/** Elementwise |got − ref| ≤ tol · max|ref| of each row of `cols` (default: the whole array is one row); same length; NaN fails. */
+export function compareOutputs(got: ArrayLike<number>, ref: ArrayLike<number>, tol: number, cols = ref.length): Comparison {
+  const n = cols > 0 ? ref.length / cols : 0;
+  return compareRows(got, ref, Array.from({ length: n }, (_, i) => i), cols, n, tol);
+}
+
+/** Compare got with a float64 reference's checked rows. */
+export function compareWithReference(got: ArrayLike<number>, ref: Reference, tol: number): Comparison {
+  return compareRows(got, ref.values, ref.checked, ref.cols, ref.rows, tol);
+}
+
+/**
+ * The referee's verdict on a run: one line per implementation whose output did not match (naming
+ * the case and the implementation), empty when every checked output matched.
+ */
+export function refereeFailures(results: BenchResult[]): string[] {
+  const lines: string[] = [];
+  for (const r of results) {
+    for (const i of r.impls) if (i.status === 'mismatch') lines.push(`${r.name} · ${i.name}: ${i.note ?? 'mismatch'}`);
+  }
+  return lines;
 }
 
 function fmtNum(v: number): string {
@@ -348,7 +404,29 @@ async function runCase(c: BenchCase, index: number, total: number, opts: BenchOp
     }
   }
 
-  // 2. validate: run each once, compare with the reference (impls[0], or the first impl that ran)
+  // 2. validate: run each once, compare with the float64 reference (every impl), or without one with
+  //    impls[0] (or the first impl that ran). A mismatching impl is not timed.
+  const tolOf = (name: string): number => c.tolerances?.[name] ?? tol;
+  let reference: Reference | undefined;
+  let referee: string | undefined;
+  if (c.reference) {
+    const ts = performance.now();
+    try {
+      reference = c.reference();
+      referee = `float64 reference (${reference.checked.length === reference.rows ? 'all' : reference.checked.length + ' of'} ${reference.rows} rows)`;
+      log(`  check    ${referee}: ${(performance.now() - ts).toFixed(0)} ms`);
+    } catch (e) {
+      // No referee, no figures: every impl of the case is reported as unchecked.
+      referee = `float64 reference failed: ${errText(e)}`;
+      log(`  check    ${referee}`);
+      for (const l of live) {
+        if (!l.run) continue;
+        l.run = undefined;
+        l.res.status = 'run-failed';
+        l.res.note = `not checked: ${referee}`;
+      }
+    }
+  }
   let ref: { name: string; out: Float32Array } | undefined;
   for (const l of live) {
     if (!l.run) continue;
@@ -365,15 +443,25 @@ async function runCase(c: BenchCase, index: number, total: number, opts: BenchOp
       log(`  check    ${l.impl.name}: FAILED ${errText(e)}`);
       continue;
     }
-    if (!ref) {
-      ref = { name: l.impl.name, out: Float32Array.from(out) };     // a copy: the runner may reuse its buffer
-      if (l !== live[0]) l.res.note = `checked against ${ref.name}, not ${live[0]!.impl.name}, which failed`;
-      log(`  check    ${l.impl.name}: reference (${out.length} values)`);
-      continue;
+    let cmp: Comparison;
+    const itol = tolOf(l.impl.name);
+    if (reference) {
+      cmp = compareWithReference(out, reference, itol);
+      l.res.checkedAgainst = referee;
+    } else {
+      if (!ref) {
+        ref = { name: l.impl.name, out: Float32Array.from(out) };     // a copy: the runner may reuse its buffer
+        if (l !== live[0]) l.res.note = `checked against ${ref.name}, not ${live[0]!.impl.name}, which failed`;
+        log(`  check    ${l.impl.name}: reference (${out.length} values)`);
+        referee = `${ref.name}'s output`;
+        continue;
+      }
+      cmp = compareOutputs(out, ref.out, itol);
+      l.res.checkedAgainst = ref.name;
     }
-    const cmp = compareOutputs(out, ref.out, tol);
     l.res.maxDiff = cmp.maxDiff;
-    l.res.checkedAgainst = ref.name;
+    l.res.maxRelDiff = cmp.maxRel;
+    l.res.tolerance = itol;
     log(`  check    ${l.impl.name}: ${cmp.message} ${cmp.ok ? 'ok' : 'MISMATCH'}`);
     if (!cmp.ok) {
       l.run = undefined;
@@ -419,6 +507,7 @@ async function runCase(c: BenchCase, index: number, total: number, opts: BenchOp
   }
 
   // 5. figures
+  const load1 = +(os.loadavg()[0] ?? 0).toFixed(2);
   for (const l of live) {
     if (l.res.status !== 'ok') { l.res.samplesMs = []; l.res.roundMediansMs = []; continue; }
     l.res.stats = summarize(l.res.samplesMs);
@@ -450,30 +539,44 @@ async function runCase(c: BenchCase, index: number, total: number, opts: BenchOp
   return {
     suite: c.suite, name: c.name, flops: c.flops,
     ...(c.x !== undefined && { x: c.x }), ...(c.series !== undefined && { series: c.series }),
-    tolerance: tol, ratios, ...(extra && { extra }),
+    tolerance: tol, ...(referee !== undefined && { referee }), load1, ratios, ...(extra && { extra }),
     impls: live.map((l) => l.res),
   };
 }
 
+/** A target of the issues, against this run: `met` true/false, or absent for a figure reported beside the targets but not held to one. */
+export interface Target {
+  target: string;
+  measured: string;
+  met?: boolean;
+}
+
+export interface RunHooks {
+  /** Called after the last case, before anything is printed or written: the targets of this run (printed, in latest.md and in the JSON). */
+  targets?: (results: BenchResult[]) => Target[] | Promise<Target[]>;
+}
+
 /**
- * Runs the cases the filter selects, prints one markdown table per suite to stdout and,
- * unless quick without save, writes <outDir>/<date>.json, latest.md and <suite>.svg charts.
- * Missing options take defaultOptions(opts.quick).
+ * Runs the cases the filter selects, prints one markdown table per suite (and the targets, if hooks
+ * give them) to stdout and, unless quick without save, writes <outDir>/<date>.json, latest.md and
+ * <suite>.svg charts. Missing options take defaultOptions(opts.quick).
  */
-export async function runBench(cases: BenchCase[], options: Partial<BenchOptions> = {}): Promise<BenchResult[]> {
+export async function runBench(cases: BenchCase[], options: Partial<BenchOptions> = {}, hooks: RunHooks = {}): Promise<BenchResult[]> {
   const opts: BenchOptions = { ...defaultOptions(options.quick ?? false), ...options };
   const selected = selectCases(cases, opts.filter);
   const machine = machineInfo();
   log(`bench: ${selected.length}/${cases.length} cases · ${opts.rounds} rounds × ${opts.minTime} s · warm-up ${opts.warmup} s` +
-      `${opts.quick ? ' · quick' : ''} · ${machine.cpu} ×${machine.cores} · Node ${machine.node}`);
+      `${opts.quick ? ' · quick' : ''} · ${machine.cpu} ×${machine.cores} · Node ${machine.node} · load ${machine.load1}`);
   if (selected.length === 0) log(`bench: no case matches ${JSON.stringify(opts.filter)}`);
 
   const results: BenchResult[] = [];
   for (let i = 0; i < selected.length; i++) results.push(await runCase(selected[i]!, i + 1, selected.length, opts));
+  const targets = hooks.targets ? await hooks.targets(results) : [];
+  machine.load1End = +(os.loadavg()[0] ?? 0).toFixed(2);
 
-  process.stdout.write(renderMarkdown(results, machine, opts));
+  process.stdout.write(renderMarkdown(results, machine, opts) + renderTargets(targets));
   if (!opts.quick || opts.save) {
-    const written = writeResults(results, opts, machine);
+    const written = writeResults(results, opts, machine, targets);
     for (const f of written) log(`wrote ${f}`);
   }
   if (Number.isNaN(benchSink())) log('(sink is NaN: some output starts with NaN)');

@@ -1,30 +1,29 @@
 // Peer check: `node --import tsx bench/peers/check.ts [--no-timing]`
-// 1. Agreement: every peer (and every ORT graph variant) against plain-js at small odd shapes,
-//    |got − ref| ≤ 1e-4 · max(1, |ref|); prints maxdiff per op per peer, exits 1 on any mismatch.
+// 1. Agreement: every peer (and every ORT graph variant, and plain-js) against the float64 references
+//    of bench/reference.ts at small odd shapes, |got − ref| ≤ 1e-4 · max |ref| of each output row;
+//    prints the error per op per peer, exits 1 on any mismatch. (The bench itself referees every
+//    implementation at its own shapes before timing: this is for trying graph variants.)
 // 2. Rough single-thread timings at the bench shapes: median and min of ~10 runs after a few warm-ups,
 //    every peer and graph variant. For the adapter author's report only; bench/ makes the claims.
 //
 // Shapes: B batch, H heads, L query length, S key/value length, D head size, E = d_model = H·D,
 // P cached tokens (decode); matmul is M×K · K×N.
 import { performance } from 'node:perf_hooks';
+import { mulberry32 } from '../../src/random.js';
 import { loadPeers } from './index.js';
 import type { OrtDecodeGraph, OrtMhaGraph, OrtSdpaGraph } from './ort.js';
 import { createPlainPeer } from './plain.js';
+import { compareWithReference } from '../harness.js';
+import { type Reference, referenceDecode, referenceMatmul, referenceMha, referenceSdpa, referenceSoftmax } from '../reference.js';
 import type { MhaWeights, Peer, Runner, Tensor } from './types.js';
 
 const RTOL = 1e-4;
 const MHA_GRAPHS: OrtMhaGraph[] = ['ms-attention', 'ms-mha', 'onnx-attention', 'standard'];
 const DECODE_GRAPHS: OrtDecodeGraph[] = ['ms-mha', 'ms-attention', 'onnx-attention', 'concat'];
-const SDPA_GRAPHS: OrtSdpaGraph[] = ['standard', 'onnx-attention'];
+const SDPA_GRAPHS: OrtSdpaGraph[] = ['standard', 'onnx-attention', 'ms-mha'];
 
-// Deterministic inputs (mulberry32), uniform in [lo, hi).
-let seed = 0x9e3779b9;
-function rand(): number {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+// Deterministic inputs, uniform in [lo, hi).
+const rand = mulberry32(0x9e3779b9);
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 function tensor(shape: number[], lo = -1, hi = 1): Tensor {
   return { data: Float32Array.from({ length: size(shape) }, () => lo + (hi - lo) * rand()), shape };
@@ -37,24 +36,26 @@ function weights(E: number): MhaWeights {
   };
 }
 
-/** The ops of the bench, as (peer) → Runner, with their labels. */
-interface Case { op: string; label: string; prepare(p: Peer): Promise<Runner> | undefined; flops?: number }
+/** The ops of the bench, as (peer) → Runner, with their labels and (small cases) float64 references. */
+interface Case { op: string; label: string; prepare(p: Peer): Promise<Runner> | undefined; flops?: number; reference?: () => Reference }
 
 function cases(full: boolean): Case[] {
   if (!full) {
     const a = tensor([17, 33]), b = tensor([33, 9]);
     const sm = tensor([3, 5, 37], 90, 100);       // exp(x) overflows f32, exp(x − max) does not
     const q = tensor([1, 2, 5, 8]), k = tensor([1, 2, 7, 8]), v = tensor([1, 2, 7, 8]);
+    const q7 = tensor([1, 2, 7, 8]);
     const x = tensor([2, 5, 16]), w16 = weights(16);
     const x1 = tensor([2, 1, 16]), pk = tensor([2, 4, 6, 4]), pv = tensor([2, 4, 6, 4]);
     return [
-      { op: 'matmul', label: 'matmul 17×33 · 33×9', prepare: (p) => p.matmul?.(a, b) },
-      { op: 'softmax', label: 'softmax [3,5,37] x∈[90,100)', prepare: (p) => p.softmax?.(sm) },
-      { op: 'sdpa', label: 'sdpa B=1 H=2 L=5 S=7 D=8', prepare: (p) => p.sdpa?.(q, k, v, { causal: false }) },
-      { op: 'sdpa', label: 'sdpa B=1 H=2 L=5 S=7 D=8 causal', prepare: (p) => p.sdpa?.(q, k, v, { causal: true }) },
-      { op: 'mha', label: 'mha B=2 L=5 E=16 H=4', prepare: (p) => p.mha?.(x, w16, 4, { causal: false }) },
-      { op: 'mha', label: 'mha B=2 L=5 E=16 H=4 causal', prepare: (p) => p.mha?.(x, w16, 4, { causal: true }) },
-      { op: 'decode', label: 'decode B=2 E=16 H=4 P=6', prepare: (p) => p.decode?.(x1, pk, pv, w16, 4) },
+      { op: 'matmul', label: 'matmul 17×33 · 33×9', prepare: (p) => p.matmul?.(a, b), reference: () => referenceMatmul(a, b) },
+      { op: 'softmax', label: 'softmax [3,5,37] x∈[90,100)', prepare: (p) => p.softmax?.(sm), reference: () => referenceSoftmax(sm) },
+      { op: 'sdpa', label: 'sdpa B=1 H=2 L=5 S=7 D=8', prepare: (p) => p.sdpa?.(q, k, v, { causal: false }), reference: () => referenceSdpa(q, k, v, { causal: false }) },
+      { op: 'sdpa', label: 'sdpa B=1 H=2 L=5 S=7 D=8 causal', prepare: (p) => p.sdpa?.(q, k, v, { causal: true }), reference: () => referenceSdpa(q, k, v, { causal: true }) },
+      { op: 'sdpa', label: 'sdpa B=1 H=2 L=S=7 D=8 causal', prepare: (p) => p.sdpa?.(q7, k, v, { causal: true }), reference: () => referenceSdpa(q7, k, v, { causal: true }) },
+      { op: 'mha', label: 'mha B=2 L=5 E=16 H=4', prepare: (p) => p.mha?.(x, w16, 4, { causal: false }), reference: () => referenceMha(x, w16, 4) },
+      { op: 'mha', label: 'mha B=2 L=5 E=16 H=4 causal', prepare: (p) => p.mha?.(x, w16, 4, { causal: true }), reference: () => referenceMha(x, w16, 4, { causal: true }) },
+      { op: 'decode', label: 'decode B=2 E=16 H=4 P=6', prepare: (p) => p.decode?.(x1, pk, pv, w16, 4), reference: () => referenceDecode(x1, pk, pv, w16, 4) },
     ];
   }
   const a = tensor([512, 512]), b = tensor([512, 512]);
@@ -98,26 +99,19 @@ function only(p: Peer, ...ops: ('mha' | 'decode' | 'sdpa')[]): Peer {
   return view;
 }
 
-async function agreement(peers: Peer[], plain: Peer): Promise<boolean> {
+async function agreement(peers: Peer[]): Promise<boolean> {
   let ok = true;
-  console.log(`# agreement with plain-js (rtol ${RTOL})`);
+  console.log(`# agreement with float64 (tolerance ${RTOL} × max |ref| of each output row)`);
   for (const c of cases(false)) {
-    const ref = await (await c.prepare(plain)!)();
+    const ref = c.reference!();
     for (const p of peers) {
       let line: string;
       try {
         const r = await c.prepare(p);
         if (!r) continue;
-        const got = await r();
-        let maxdiff = 0, worst = 0, bad = got.length !== ref.length;
-        for (let i = 0; i < ref.length && !bad; i++) {
-          const d = Math.abs(got[i] - ref[i]);
-          if (!(d <= RTOL * Math.max(1, Math.abs(ref[i])))) bad = true;   // NaN fails too
-          if (!(d <= maxdiff)) { maxdiff = d; worst = i; }
-        }
-        line = `${bad ? 'FAIL' : 'ok  '} ${p.name.padEnd(34)} ${c.label.padEnd(34)} maxdiff ${maxdiff.toExponential(2)}` +
-          (bad ? ` (i=${worst}: got ${got[worst]}, want ${ref[worst]}, len ${got.length}/${ref.length})` : '');
-        ok &&= !bad;
+        const cmp = compareWithReference(await r(), ref, RTOL);
+        line = `${cmp.ok ? 'ok  ' : 'FAIL'} ${p.name.padEnd(34)} ${c.label.padEnd(34)} ${cmp.message}`;
+        ok &&= cmp.ok;
       } catch (e) {
         line = `FAIL ${p.name.padEnd(34)} ${c.label.padEnd(34)} threw: ${String(e).split('\n')[0]}`;
         ok = false;
@@ -171,10 +165,10 @@ async function timings(peers: Peer[]): Promise<void> {
 const base = await loadPeers();
 const plain = base.find((p) => p.name === 'plain-js') ?? (await createPlainPeer());
 const peers = [...base.filter((p) => p !== plain), ...(await variantPeers(base))];
-const ok = await agreement(peers, plain);
+const ok = await agreement([...peers, plain]);
 if (!process.argv.includes('--no-timing')) await timings([...peers, plain]);
 for (const p of peers) await p.dispose?.();
 if (!ok) {
-  console.error('check: peers disagree with plain-js');
+  console.error('check: some peers disagree with the float64 reference');
   process.exit(1);
 }

@@ -11,6 +11,7 @@
 // needed. 1.30 ships only the SIMD+threads build and reads env.wasm.numThreads once, at the first
 // session: it is set to 1 before that.
 import * as ort from 'onnxruntime-web';
+import { causalMask } from './causal.js';
 import { Graph } from './onnx.js';
 import type { MhaWeights, Peer, Runner, Tensor } from './types.js';
 
@@ -20,8 +21,14 @@ export type OrtMhaGraph = 'ms-attention' | 'ms-mha' | 'onnx-attention' | 'standa
 /** Decode graph: com.microsoft MultiHeadAttention with past_key/past_value | com.microsoft Attention with
  *  stacked past [2,B,H,P,D] | ai.onnx Attention-23 with past_key/past_value | standard ops with Concat. */
 export type OrtDecodeGraph = 'ms-mha' | 'ms-attention' | 'onnx-attention' | 'concat';
-/** SDPA graph: standard ops (Transpose, MatMul, Mul, [Add mask], Softmax, MatMul) | ai.onnx Attention-23. */
-export type OrtSdpaGraph = 'standard' | 'onnx-attention';
+/**
+ * SDPA graph: standard ops (Transpose, MatMul, Mul, [Add mask], Softmax, MatMul) | ai.onnx Attention-23 |
+ * com.microsoft MultiHeadAttention (query [B, L, H·D] by a Transpose, key/value BNSH as given, the output
+ * transposed back). Causal: the op's own flag where it means ours, i.e. at L = S (Attention's is_causal
+ * aligns top-left, ours bottom-right; the same triangle when L = S; MHA's unidirectional likewise),
+ * else an explicit additive [L, S] mask.
+ */
+export type OrtSdpaGraph = 'standard' | 'onnx-attention' | 'ms-mha';
 
 export interface OrtPeerOptions {
   mha?: OrtMhaGraph;
@@ -35,6 +42,11 @@ export interface OrtPeerOptions {
  * Defaults, from interleaved single-thread runs on the 2-core bench machine (check.ts prints them):
  * the four MHA graphs are within noise of each other (ORT's time is its MLAS GEMMs), ms-attention had
  * the steadiest medians; ai.onnx Attention is 5–10 % ahead for SDPA and ~2 % ahead for decode.
+ * Causal SDPA (2026-12-02, interleaved rounds on a host at load 11–15, B=1 H=8 D=64, L = S), ms per
+ * call for onnx-attention (is_causal) / standard (explicit additive mask) / ms-mha (unidirectional):
+ * L=256 64.5 / 69.1 / 66.7, L=1024 1028 / 994 / 1105, L=2048 2311 / 3478 / 2761; unmasked: L=256
+ * 59.6 / 79.5 / 72.4, L=1024 868 / 927 / 943. No form skips the masked half; ai.onnx Attention with
+ * its own is_causal is the fastest or within 3 %, so it stays the default, as is_causal (not a mask).
  */
 export const ORT_DEFAULTS: Required<Omit<OrtPeerOptions, 'name'>> = { mha: 'ms-attention', decode: 'onnx-attention', sdpa: 'onnx-attention' };
 
@@ -78,15 +90,23 @@ export async function createOrtPeer(options: OrtPeerOptions = {}): Promise<Peer>
       const [B, H, L, D] = q.shape, S = k.shape[2];
       const g = new Graph();
       const qi = g.input('q', q.shape), ki = g.input('k', k.shape), vi = g.input('v', v.shape);
-      const mask = causal ? g.f32('mask', causalMask(L, S), [L, S]) : '';
+      const flag = causal && L === S;                   // the op's causal flag is ours here
+      const mask = (shape: number[]) => (causal && !flag ? g.f32('mask', causalMask(L, S), shape) : '');
       if (cfg.sdpa === 'onnx-attention') {
-        g.node('Attention', [qi, ki, vi, mask], {}, { outputs: ['y'] });
+        g.node('Attention', [qi, ki, vi, mask([L, S])], { is_causal: flag ? 1 : 0 }, { outputs: ['y'] });
         g.output('y', [B, H, L, D]);
         return prepare(g, { q, k, v }, 'y', OPSETS_23);
       }
+      if (cfg.sdpa === 'ms-mha') {
+        const q3 = g.op('Reshape', [g.op('Transpose', [qi], { perm: [0, 2, 1, 3] }), g.i64('q_shape', [B, L, H * D])]);
+        const o = g.op('MultiHeadAttention', [q3, ki, vi, '', '', mask([1, 1, L, S])], { num_heads: H, unidirectional: flag ? 1 : 0 }, 'com.microsoft');
+        g.node('Transpose', [g.op('Reshape', [o, g.i64('o_shape', [B, L, H, D])])], { perm: [0, 2, 1, 3] }, { outputs: ['y'] });
+        g.output('y', [B, H, L, D]);
+        return prepare(g, { q, k, v }, 'y');
+      }
       let s = g.op('MatMul', [qi, g.op('Transpose', [ki], { perm: [0, 1, 3, 2] })]);
       s = g.op('Mul', [s, g.f32('scale', Float32Array.of(1 / Math.sqrt(D)), [])]);
-      if (causal) s = g.op('Add', [s, mask]);
+      if (causal) s = g.op('Add', [s, g.f32('mask', causalMask(L, S), [L, S])]);
       g.node('MatMul', [g.op('Softmax', [s], { axis: -1 }), vi], {}, { outputs: ['y'] });
       g.output('y', [B, H, L, D]);
       return prepare(g, { q, k, v }, 'y');
@@ -198,13 +218,6 @@ async function smokeTest(): Promise<void> {
   } finally {
     await session.release();
   }
-}
-
-/** Additive bottom-right causal mask [L, S]: 0 where key j ≤ i + S − L, else −∞. */
-function causalMask(L: number, S: number): Float32Array {
-  const m = new Float32Array(L * S);
-  for (let i = 0; i < L; i++) for (let j = i + S - L + 1; j < S; j++) if (j >= 0) m[i * S + j] = -Infinity;
-  return m;
 }
 
 /** Wᵀ of rows [r0, r0+n) of a PyTorch [rows, E] weight → [E, n], so that y = x·(Wᵀ) is a plain MatMul. */

@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { causalMask as additiveCausalMask } from './causal.js';
 import type { Peer, Runner, Tensor } from './types.js';
 
 let ready: Promise<void> | undefined;
@@ -76,12 +77,8 @@ export async function createTfjsPeer(options: TfjsPeerOptions = {}): Promise<Pee
     return tf.stack(qs.map((qh, i) => tf.matMul(scores(tf.matMul(qh as tf.Tensor2D, kTs[i] as tf.Tensor2D)), vs[i] as tf.Tensor2D))) as tf.Tensor3D;
   }
 
-  /** Additive bottom-right causal mask [L, S]: 0 where key j ≤ i + S − L, else −∞. */
-  function causalMask(L: number, S: number): tf.Tensor {
-    const m = new Float32Array(L * S);
-    for (let i = 0; i < L; i++) for (let j = Math.max(0, i + S - L + 1); j < S; j++) m[i * S + j] = -Infinity;
-    return keep(tf.tensor2d(m, [L, S]));
-  }
+  /** The additive bottom-right causal mask [L, S] as a tensor (tfjs has no causal option: this is its form). */
+  const causalMask = (L: number, S: number): tf.Tensor => keep(tf.tensor2d(additiveCausalMask(L, S), [L, S]));
 
   return {
     name: cfg.name ?? 'tfjs-wasm',
