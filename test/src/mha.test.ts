@@ -944,10 +944,10 @@ test("KV cache: memory — createCache allocates, cache.dispose() and mha.dispos
   assert.is(c2.batch, 1, "default batch 1");
   assert.ok(heapInUse() >= withWeights + 2 * 2 * 64 * 16 * 4 + 2 * 16 * 16 * 4, "caches allocated");
   c1.dispose(); c1.dispose();
-  assert.ok(c1.disposed);
+  throwsWith(() => c1.reset(), TypeError, /KVCache\.reset: this cache was disposed/, "c1 disposed");
   assert.is(heapInUse(), withWeights + 2 * 16 * 16 * 4, "c1 released, c2 kept");
   m.mha.dispose();
-  assert.ok(c2.disposed, "mha.dispose() disposes its caches");
+  throwsWith(() => c2.truncate(0), TypeError, /KVCache\.truncate: this cache was disposed/, "mha.dispose() disposes its caches");
   assert.is(heapInUse(), mark, "back at the mark");
   m.mha.dispose();
   c2.dispose();
