@@ -1,5 +1,5 @@
 // Loading the kernels in any runtime: init()/initSync() over bytes | URL | Response | Module.
-// The entry points (index.ts: embedded bytes; later a workerd entry with an imported Module) pass
+// The entry points (index.ts: embedded bytes; workerd.ts: .wasm files imported as Modules) pass
 // their default source in; this file has no runtime-specific imports.
 import { KERNEL_NAMES, type Kernels } from "./abi.js";
 import { Heap } from "./memory.js";
