@@ -148,14 +148,15 @@ export function allocResidentWeights(d: AttentionDims, alloc: (bytes: number) =>
   return { q, k, v, o, inBias, outBias };
 }
 
-/** Copies checked weights into the resident blocks (packing the matrices). */
+/**
+ * Copies checked weights into the resident blocks (packing the matrices). Each matrix is staged in a
+ * frame of its own, so the staging reuses one block's pages: a cold start touches (and the memory
+ * keeps) one matrix of staging, not four.
+ */
 export function storeWeights(rt: Runtime, fn: string, r: ResidentWeights, w: CheckedWeights): void {
-  withFrame(rt, fn, (f) => {
-    packMatrix(rt, f, r.q, w.q);
-    packMatrix(rt, f, r.k, w.k);
-    packMatrix(rt, f, r.v, w.v);
-    packMatrix(rt, f, r.o, w.o);
-  });
+  for (const [p, m] of [[r.q, w.q], [r.k, w.k], [r.v, w.v], [r.o, w.o]] as const) {
+    withFrame(rt, fn, (f) => packMatrix(rt, f, p, m));
+  }
   if (w.inBias && w.outBias) {
     rt.heap.f32(r.inBias, w.inBias.length).set(w.inBias);
     rt.heap.f32(r.outBias, w.outBias.length).set(w.outBias);

@@ -90,8 +90,7 @@ export class MultiHeadAttention {
       throw e;
     }
     this.#gemmScratch = projectScratchBytes(this.#rt, [this.#w.q, this.#w.k, this.#w.v, this.#w.o]);
-    this.#seed = seed;
-    this.#weightsReady(fn);
+    this.#seed = seed;   // the initial weights are drawn on first use (#weightsReady), unless loaded before
   }
 
   /** E: model width. */
