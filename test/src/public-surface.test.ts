@@ -81,11 +81,14 @@ test("exports: the values src/index.ts exports at run time are the README's func
   for (const c of classes) assert.ok(BODY.includes("`" + c + "`") || BODY.includes("`new " + c + "("), `README API section describes ${c} beyond the list`);
 });
 
-test("exports: src/index.ts's names from its source (values and types) are the README's list", () => {
+test("exports: src/index.ts's names from its source (values and types) are the README's list, and src/workerd.ts's are the same", () => {
   const all = exportsOf(join(root, "src", "index.ts"));
   const values = [...all].filter(([, t]) => !t).map(([k]) => k), types = [...all].filter(([, t]) => t).map(([k]) => k);
   assert.equal(sorted(values), sorted(Object.keys(pkg)), "the source's value exports are the runtime's");
   assert.equal(sorted(types), sorted(listed("types")), "type exports = README's types");
+  const workerd = exportsOf(join(root, "src", "workerd.ts"));
+  assert.equal(sorted([...workerd].map(([k, t]) => `${k}${t ? " (type)" : ""}`)), sorted([...all].map(([k, t]) => `${k}${t ? " (type)" : ""}`)),
+    "src/workerd.ts (the workerd entry) exports the same names");
 });
 
 /** Property names of an object and its prototype chain up to Object.prototype, by level. */
