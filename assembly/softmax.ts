@@ -1,7 +1,8 @@
 // Row softmax: y[r, :] = exp(x[r, :] − max_r) / Σ exp(x[r, :] − max_r),  r < rows.
 //   x, y: (rows, cols) f32, row stride cols; y == x allowed.
 //   A row whose max is −Infinity (every entry −Infinity: fully masked) becomes zeros, not NaN.
-//   NaN in a row makes the row NaN; +Infinity gives NaN where x − max is NaN (IEEE arithmetic).
+//   NaN in a row makes the row NaN; so does +Infinity: x − max = ∞ − ∞ is NaN, and so is the row's
+//   sum (as exp(∞ − ∞) in PyTorch).
 // src/ guarantees rows ≥ 1, cols ≥ 1, both ranges inside memory.
 // Passes as in XNNPACK's softmax: 1. max  2. e = exp(x − max) into y, Σe  3. y *= 1/Σe.
 // Lane partials fold as (l0+l2)+(l1+l3); the f32x4 bodies are followed by a scalar tail, so nothing is

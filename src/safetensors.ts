@@ -18,6 +18,7 @@
 // header padded with spaces so that 8 + N is a multiple of 8.
 // Only web-standard JS is used (DataView, TextEncoder/TextDecoder, JSON), so this runs unchanged in Node, browsers,
 // Deno, Bun and workerd.
+import { describe, fmtShape } from "./validate.js";
 
 /** A named tensor as stored in a state_dict: row-major `data` with `data.length = product(shape)`. */
 export interface NamedTensor {
@@ -438,10 +439,6 @@ function q(s: string): string {
   return JSON.stringify(s);
 }
 
-function fmtShape(shape: readonly unknown[]): string {
-  return `[${shape.join(", ")}]`;
-}
-
 /** A non-negative safe integer: a valid dim, offset or usize. */
 function isCount(x: unknown): x is number {
   return Number.isSafeInteger(x) && (x as number) >= 0;
@@ -475,26 +472,6 @@ function compareCodePoints(a: string, b: string): number {
 /** Sets an own enumerable property, so names like "__proto__" stay data. */
 function define<T>(obj: Record<string, T>, key: string, value: T): void {
   Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
-}
-
-function describe(x: unknown): string {
-  if (x === null) return "null";
-  if (x === undefined) return "undefined";
-  if (Array.isArray(x)) return `array ${clip(safeJson(x))}`;
-  if (ArrayBuffer.isView(x) || x instanceof ArrayBuffer) return Object.prototype.toString.call(x).slice(8, -1);
-  if (typeof x === "string") return `string ${clip(JSON.stringify(x))}`;
-  if (typeof x === "number" || typeof x === "boolean" || typeof x === "bigint") return `${typeof x} ${String(x)}`;
-  if (typeof x === "function") return "function";
-  const tag = Object.prototype.toString.call(x).slice(8, -1);
-  return tag === "Object" ? `object ${clip(safeJson(x))}` : tag;
-}
-
-function safeJson(x: unknown): string {
-  try {
-    return JSON.stringify(x) ?? String(x);
-  } catch {
-    return String(x);
-  }
 }
 
 /** Keeps messages short when a header holds something huge. */

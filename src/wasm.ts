@@ -1,6 +1,6 @@
 // Loading the kernels in any runtime: init()/initSync() over bytes | URL | Response | Module.
-// The entry points (index.ts: embedded bytes; workerd.ts: imported Modules) pass their default
-// source in; this file has no runtime-specific imports (threads.ts loads workers when asked).
+// The entry points (index.ts: embedded bytes; workerd.ts: .wasm files imported as Modules) pass
+// their default source in; this file has no runtime-specific imports (pool.ts loads workers when asked).
 import { KERNEL_NAMES, type Kernels } from "./abi.js";
 import { Heap, PAGE } from "./memory.js";
 import type { Pool } from "./pool.js";

@@ -174,13 +174,15 @@ test("too large for 4 GiB: matmul [40000, 1] · [1, 40000] is a RangeError from 
   stillWorks("after matmul 40000×40000");
 });
 
-test("too large for 4 GiB: softmax of 540 000 000 floats (x and the result: 4.3 GB) is a RangeError from softmax; the next call works", () => {
+test("too large for 4 GiB: softmax of 1 073 479 681 floats (one more than 4 GiB − 1 MiB holds; softmax works in place) is a RangeError from softmax before anything is allocated (WASM or a JS result); the next call works", () => {
   const before = state();
-  const x = new Float32Array(540_000_000);   // zero pages, never touched
-  throwsWith(() => softmax({ data: x, shape: [540_000, 1000] }), RangeError,
-    /^softmax: x and the result need .* of WebAssembly memory, more than the 4 GiB/, "softmax 540e6");
-  sameState(before, "softmax 540e6");
-  stillWorks("after softmax 540e6");
+  const n = (MAX_BYTES - 1024 * 1024) / 4 + 1;
+  const x = new Float32Array(n), js = jsBuffers();   // zero pages, never touched
+  throwsWith(() => softmax({ data: x, shape: [n] }), RangeError,
+    /^softmax: x\.data must have at most 1073479680 floats \(softmax copies x into WebAssembly memory once and works in place there; .*\); got 1073479681 floats \(4\.00 GiB\)$/, "softmax 1073479681");
+  noBigJsAllocation(js, "softmax 1073479681");
+  sameState(before, "softmax 1073479681");
+  stillWorks("after softmax 1073479681");
 });
 
 // ---- the Heap class on its own memory ----------------------------------------------------------------------------

@@ -552,6 +552,52 @@ test("default init is usable at once: forward matches refMha over its stateDict"
   mha.dispose();
 });
 
+test("default init: the weights are mulberry32(seed)'s draws, Xavier/Linear-scaled, in PyTorch's order — whether a forward, stateDict() or a failed loadWeights comes first", () => {
+  // The initial weights are drawn when first needed (construction draws nothing): every order of use
+  // must give the bits of one draw: in_proj (packed [3E, E], or q, k, v), then out_proj.
+  const draw = (rand: () => number, n: number, bound: number) => Float32Array.from({ length: n }, () => (2 * rand() - 1) * bound);
+  for (const c of [{ E: 16, H: 4 }, { E: 12, H: 6, Hkv: 2, kdim: 5, vdim: 7 }] as Cfg[]) {
+    const f = fullCfg(c), Ekv = f.Hkv * (f.E / f.H), seed = 99;
+    const rand = rng(seed);
+    const want: Record<string, Float32Array> = {};
+    if (isPacked(f)) want.in_proj_weight = draw(rand, 3 * f.E * f.E, Math.sqrt(6 / (4 * f.E)));
+    else {
+      want.q_proj_weight = draw(rand, f.E * f.E, Math.sqrt(6 / (2 * f.E)));
+      want.k_proj_weight = draw(rand, Ekv * f.kdim, Math.sqrt(6 / (Ekv + f.kdim)));
+      want.v_proj_weight = draw(rand, Ekv * f.vdim, Math.sqrt(6 / (Ekv + f.vdim)));
+    }
+    want["out_proj.weight"] = draw(rand, f.E * f.E, 1 / Math.sqrt(f.E));
+    const check = (mha: MultiHeadAttention, what: string) => {
+      const d = mha.stateDict();
+      for (const k of Object.keys(want)) bitsEqual(d[k].data, want[k], `${JSON.stringify(c)} ${what}: ${k}`);
+      assert.ok(d.in_proj_bias.data.every((x) => x === 0) && d["out_proj.bias"].data.every((x) => x === 0), `${what}: zero biases`);
+    };
+    const x = { data: randn(rng(3), 2 * 5 * f.E), shape: [2, 5, f.E] };
+    const kv = (w: number) => ({ data: randn(rng(w), 2 * 4 * w), shape: [2, 4, w] });
+    const run = (mha: MultiHeadAttention) => isPacked(f) ? mha.forward(x) : mha.forward(x, kv(f.kdim), kv(f.vdim));
+    // stateDict first
+    const a = new MultiHeadAttention(config(c, seed));
+    check(a, "stateDict first");
+    const ya = run(a).output.data;
+    // forward first: the same output bits, then the same weights
+    const b = new MultiHeadAttention(config(c, seed));
+    bitsEqual(run(b).output.data, ya, `${JSON.stringify(c)} forward first: output`);
+    check(b, "forward first");
+    // a loadWeights that fails leaves the instance with its initial weights
+    const e = new MultiHeadAttention(config(c, seed));
+    throwsWith(() => e.loadWeights({ outProjWeight: new Float32Array(f.E * f.E) }), TypeError, /weights\.\w+ \(.*\) is missing/, "no input projections");
+    check(e, "after a failed loadWeights");
+    // loadWeights first: the loaded weights, never replaced by a late draw
+    const g = new MultiHeadAttention(config(c, seed));
+    const mine = Object.fromEntries(Object.entries(a.stateDict()).map(([k, t]) => [k, { data: t.data.map((v) => v / 2), shape: t.shape }]));
+    g.loadStateDict(mine);
+    run(g);
+    const dg = g.stateDict();
+    for (const k of Object.keys(mine)) bitsEqual(dg[k].data, mine[k].data, `${JSON.stringify(c)} loaded first: ${k}`);
+    for (const m of [a, b, e, g]) m.dispose();
+  }
+});
+
 // ---- state dicts and safetensors ------------------------------------------------------------------------------
 
 /** A safetensors file built by hand: u64 header length, header JSON, data. */
@@ -944,10 +990,10 @@ test("KV cache: memory — createCache allocates, cache.dispose() and mha.dispos
   assert.is(c2.batch, 1, "default batch 1");
   assert.ok(heapInUse() >= withWeights + 2 * 2 * 64 * 16 * 4 + 2 * 16 * 16 * 4, "caches allocated");
   c1.dispose(); c1.dispose();
-  assert.ok(c1.disposed);
+  throwsWith(() => c1.reset(), TypeError, /KVCache\.reset: this cache was disposed/, "c1 disposed");
   assert.is(heapInUse(), withWeights + 2 * 16 * 16 * 4, "c1 released, c2 kept");
   m.mha.dispose();
-  assert.ok(c2.disposed, "mha.dispose() disposes its caches");
+  throwsWith(() => c2.truncate(0), TypeError, /KVCache\.truncate: this cache was disposed/, "mha.dispose() disposes its caches");
   assert.is(heapInUse(), mark, "back at the mark");
   m.mha.dispose();
   c2.dispose();

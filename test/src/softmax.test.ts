@@ -97,6 +97,63 @@ test("softmax options.out: written and returned (same bits as a new array, [3, 6
   assert.ok(softmax({ data: new Float32Array(0), shape: [0] }, { out: empty }).data === empty);
 });
 
+// ---- the size limit: x is in WASM memory once ------------------------------------------------------------------
+
+// softmax copies x into one block and normalises it in place, so x fits while its bytes do: at most
+// (4 GiB − 1 MiB) / 4 = 1 073 479 680 floats. The check used to count x twice (x and a result), refusing
+// everything from (4 GiB − 1 MiB) / 8 floats on, and its message blamed WebAssembly memory.
+const LIMIT_FLOATS = (2 ** 32 - 2 ** 20) / 4;
+
+test("softmax at the size limit: 1 073 479 681 floats (one more than fits) is a RangeError naming x's size, before any allocation", () => {
+  const x = new Float32Array(LIMIT_FLOATS + 1);   // zero pages, never touched
+  const before = runtime("test").heap.bytesInUse;
+  throwsWith(() => softmax({ data: x, shape: [LIMIT_FLOATS + 1] }), RangeError,
+    /^softmax: x\.data must have at most 1073479680 floats \(softmax copies x into WebAssembly memory once and works in place there; a module addresses 4 GiB, 1 MiB of it kept for the module\); got 1073479681 floats \(4\.00 GiB\)$/,
+    "x of LIMIT + 1 floats");
+  assert.is(runtime("test").heap.bytesInUse, before, "nothing allocated");
+  stillWorks("after the refused call");
+});
+
+test("softmax past the old limit: 536 739 904 and 1 073 479 680 floats pass the size check and ask WebAssembly memory for x once (its grow refused here, which leaves everything as it was)", () => {
+  // Running them would write 2–4 GiB into fresh pages (a minute on a small VM); refusing the memory's
+  // grow shows what the call asked for, and that nothing is left behind.
+  const rt = runtime("test");
+  const realGrow = WebAssembly.Memory.prototype.grow;
+  const cols = 64;
+  for (const n of [Math.ceil((LIMIT_FLOATS / 2 + 1) / cols) * cols, LIMIT_FLOATS]) {
+    assert.ok(n * 8 > 2 ** 32 - 2 ** 20, `${n} floats: the old count (8 bytes a float) refused it`);
+    const x = new Float32Array(n);   // zero pages, never touched
+    const before = { inUse: rt.heap.bytesInUse, reserved: rt.heap.bytesReserved };
+    const asked: number[] = [];
+    WebAssembly.Memory.prototype.grow = function (pages: number): number {
+      asked.push(pages);
+      throw new RangeError("refused by the test");
+    };
+    let err: unknown;
+    try {
+      softmax({ data: x, shape: [n / cols, cols] }, { out: x });
+    } catch (e) {
+      err = e;
+    } finally {
+      WebAssembly.Memory.prototype.grow = realGrow;
+    }
+    assert.instance(err, RangeError, `${n} floats: ${String(err)}`);
+    const msg = (err as Error).message;
+    assert.not.match(msg, /must have at most/, `${n} floats: not refused by the size check`);
+    if (asked.length > 0) {
+      assert.match(msg, /^softmax: could not grow WebAssembly memory from .* \(refused by the test\)$/, `${n} floats: the grow's error`);
+      const want = before.reserved + asked[0] * 65536;
+      assert.ok(want >= n * 4 && want <= n * 4 + before.reserved + 65536 + 64, `${n} floats: grows to ${want} bytes for x's ${n * 4} (one copy)`);
+    } else {
+      // The heap's top is already high enough that 4 GiB − 1 MiB more cannot fit at all.
+      assert.ok(n === LIMIT_FLOATS, `${n} floats: the memory was asked to grow`);
+      assert.match(msg, /^softmax: needs 4\.00 GiB more WebAssembly memory than the 4 GiB a module can address/, "the heap's own limit");
+    }
+    assert.equal({ inUse: rt.heap.bytesInUse, reserved: rt.heap.bytesReserved }, before, `${n} floats: heap unchanged`);
+    stillWorks(`after ${n} floats`);
+  }
+});
+
 // ---- errors --------------------------------------------------------------------------------------------------------
 
 const X = (): Tensor => ({ data: randn(rng(1), 6), shape: [2, 3] });
