@@ -9,6 +9,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { extname, join, normalize, sep } from "node:path";
+import { pathToFileURL } from "node:url";
 
 const ARGS = ["--no-sandbox", "--no-zygote", "--use-angle=swiftshader", "--in-process-gpu"];
 const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript", ".json": "application/json", ".wasm": "application/wasm", ".png": "image/png" };
@@ -93,7 +94,30 @@ export async function runExplorer({ root, tally, screenshot = join(root, "exampl
     m = await page.evaluate(readMaps);
     tally.check(name("8 heads: 8 panels of 81 cells"), m.perHead.length === 8 && m.perHead.every((p) => p.fills.length === 81), m.status);
 
-    // 5. the benchmark panel: every implementation the browser runs reports a finite GFLOP/s
+    // 5. a safetensors file (nn.MultiheadAttention weights, E = 32, under a prefix) replaces the seeded weights
+    const api = await import(pathToFileURL(join(root, "dist", "index.js")).href);
+    await api.init();
+    const src = new api.MultiHeadAttention({ embedDim: 32, numHeads: 4, seed: 5 });
+    const file = api.writeSafetensors(src.stateDict("encoder.layers.0.self_attn."));
+    src.dispose();
+    await page.selectOption("#heads", "4");
+    await page.setInputFiles("#weights", { name: "mha.safetensors", mimeType: "application/octet-stream", buffer: Buffer.from(file) });
+    await page.waitForFunction(() => /mha\.safetensors/.test(document.getElementById("status").textContent), null, { timeout: 10_000 });
+    m = await page.evaluate(readMaps);
+    tally.check(name("a dropped-in safetensors file (E = 32, prefix encoder.layers.0.self_attn.): 4 panels of 81 cells"),
+      m.perHead.length === 4 && m.perHead.every((p) => p.fills.length === 81) && m.status.includes("mha.safetensors (encoder.layers.0.self_attn.*), E = 32"), m.status);
+    await page.setInputFiles("#weights", []);
+    await page.waitForFunction(() => /seeded weights/.test(document.getElementById("status").textContent), null, { timeout: 10_000 });
+
+    // 6. at most 64 tokens
+    await page.fill("#text", Array.from({ length: 70 }, (_, i) => `w${i}`).join(" "));
+    await page.waitForSelector(`body[data-tokens="64"]`, { timeout: 10_000 });
+    m = await page.evaluate(readMaps);
+    tally.check(name("70 words are cut to 64 tokens: 64 × 64 cells a panel"), m.perHead.every((p) => p.fills.length === 64 * 64), m.status);
+    await page.fill("#text", SENTENCE);
+    await page.waitForSelector(`body[data-tokens="${TOKENS}"]`, { timeout: 10_000 });
+
+    // 7. the benchmark panel: every implementation the browser runs reports a finite GFLOP/s
     const t0 = performance.now();
     await page.click("#run-bench");
     await page.waitForSelector("#bench[data-done]", { timeout: 300_000 });
@@ -112,7 +136,7 @@ export async function runExplorer({ root, tally, screenshot = join(root, "exampl
     tally.check(name("benchmark: lists the browser's SIMD, relaxed SIMD, threads and cores"), /WebAssembly SIMD: yes/.test(bench.support) && /relaxed SIMD: (yes|no)/.test(bench.support) && /threads .*: (yes|no)/.test(bench.support) && /logical cores: \d+/.test(bench.support), bench.support);
     console.log(`  explorer bench: ${bench.header.slice(1).join(" | ")}\n${bench.rows.map((r) => `    ${r.map((c) => c.text).join(" | ")}`).join("\n")}`);
 
-    // 6. the screenshot for the README: 4 heads, the sentence, the benchmark results
+    // 8. the screenshot for the README: 4 heads, the sentence, the benchmark results
     await page.selectOption("#heads", "4");
     await page.waitForFunction(() => document.querySelectorAll("#per-head svg g.panel").length === 4, null, { timeout: 10_000 });
     await page.screenshot({ path: screenshot, fullPage: true });

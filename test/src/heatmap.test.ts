@@ -6,9 +6,10 @@
 // 17th entry, copied from lib/matplotlib/_cm_listed.py). Image panels are decoded with node:zlib.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
 import { inflateSync } from "node:zlib";
 import { randn, rng, throwsWith } from "../helpers.js";
-import { attentionHeatmap, init, MultiHeadAttention } from "../../src/index.js";
+import { attentionHeatmap, MultiHeadAttention } from "../../src/index.js";
 import { NAN_COLOR, colormapColors, type ColormapName } from "../../src/colormap.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -378,8 +379,8 @@ test("large maps: a 4096 × 4096 map is a few hundred KB (< 150 KB without NaN, 
   assert.is(nanImg.pixels.filter((c) => c === NAN_COLOR.viridis).length, 1);
 });
 
-test("needWeights from MultiHeadAttention draws as is: [B, H, L, S] per head and [B, L, S] averaged; same input, same text; inputs unchanged", async () => {
-  await init();
+test("needWeights from MultiHeadAttention draws as is: [B, H, L, S] per head and [B, L, S] averaged; same input, same text; inputs unchanged", () => {
+  // (the kernels are those helpers.ts loaded for this run's build: calling init() here would switch builds)
   const mha = new MultiHeadAttention({ embedDim: 16, numHeads: 4, seed: 3 });
   try {
     const x = { data: randn(rng(16), 2 * 5 * 16), shape: [2, 5, 16] };
@@ -439,6 +440,34 @@ test("errors: weights and every option are checked, naming the argument, the exp
   t(() => attentionHeatmap(w, { legend: 1 } as never), TypeError, /options\.legend must be a boolean; got 1/);
   // after the errors it still works
   assert.ok(parseXml(attentionHeatmap(w, { cellSize: 3.5, legend: true, title: "" })).name === "svg");
+});
+
+test("layout: default cell sizes (24 px cap, ~480 px for one panel, ~240 px for several); labels every 1st/2nd/5th/10th… when cells are small; title \"\" draws none", () => {
+  const size = (svg: string) => { const r = all(parseXml(svg), (e) => e.name === "rect" && e.parent !== null && hasClass("cells")(e.parent))[0]; return [+r.attrs.width, +r.attrs.height]; };
+  assert.equal(size(attentionHeatmap({ data: new Float32Array(25), shape: [5, 5] })), [24, 24]);
+  assert.equal(size(attentionHeatmap({ data: new Float32Array(100 * 60), shape: [100, 60] })), [4.8, 4.8]);           // 480 / 100
+  assert.equal(size(attentionHeatmap({ data: new Float32Array(2 * 40 * 40), shape: [2, 40, 40] })), [6, 6]);        // 240 / 40
+  assert.equal(size(attentionHeatmap({ data: new Float32Array(25), shape: [5, 5] }, { cellSize: 7.5 })), [7.5, 7.5]);
+  // 4.8 px cells: every 5th label (5 · 4.8 ≥ 11 px, 2 · 4.8 < 11); 6 px: every 2nd; 24 px: all
+  const labels = (svg: string) => panelsOf(parseXml(svg))[0];
+  const p100 = labels(attentionHeatmap({ data: new Float32Array(100 * 60), shape: [100, 60] }));
+  assert.equal(p100.queryLabels, Array.from({ length: 20 }, (_, i) => String(5 * i)));
+  assert.equal(p100.keyLabels, Array.from({ length: 12 }, (_, i) => String(5 * i)));
+  assert.equal(labels(attentionHeatmap({ data: new Float32Array(2 * 40 * 40), shape: [2, 40, 40] })).queryLabels, Array.from({ length: 20 }, (_, i) => String(2 * i)));
+  assert.is(labels(attentionHeatmap({ data: new Float32Array(25), shape: [5, 5] })).queryLabels.length, 5);
+  // title: default "Attention weights" drawn and in <title>; "" draws no heading but keeps the accessible name
+  const heading = (svg: string) => all(parseXml(svg), (e) => e.name === "text" && e.attrs["font-weight"] === "bold").map((e) => e.text);
+  assert.equal(heading(attentionHeatmap({ data: new Float32Array(4), shape: [2, 2] })), ["Attention weights"]);
+  const untitled = attentionHeatmap({ data: new Float32Array(4), shape: [2, 2] }, { title: "" });
+  assert.equal(heading(untitled), []);
+  assert.is(child(parseXml(untitled), "title")?.text, "Attention weights");
+  assert.equal(NAN_COLOR, { viridis: "#ff0000", magma: "#00ffff", gray: "#ff0000" }, "red, and cyan with magma, as the README says");
+});
+
+test("attentionHeatmap needs no init(): a fresh process draws without loading the kernels", () => {
+  const code = `import("./src/index.ts").then((m) => { const s = m.attentionHeatmap({ data: Float32Array.of(0.25, 0.75), shape: [1, 2] }); console.log(m.buildInfo() === null && s.startsWith("<svg") ? "ok" : "bad"); })`;
+  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", code], { cwd: new URL("../..", import.meta.url), encoding: "utf8" });
+  assert.is(r.stdout.trim(), "ok", r.stderr);
 });
 
 test("the parser used here rejects what it must (so the well-formedness checks can fail)", () => {
