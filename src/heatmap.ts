@@ -74,7 +74,7 @@ export const fmtWeight = (v: number): string => (v !== v ? "NaN" : String(+v.toP
 /** Round tick values (1, 2 or 5 × 10^k apart) inside [lo, hi], 3 to 8 of them, with their labels. */
 function ticks(lo: number, hi: number): { v: number; text: string }[] {
   const raw = (hi - lo) / 4;
-  const p = 10 ** Math.floor(Math.log10(raw));
+  const p = Number(`1e${Math.floor(Math.log10(raw))}`);   // a parsed literal: correctly rounded in every engine (10 ** k need not be)
   const m = raw / p;
   const step = (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * p;
   const dec = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
