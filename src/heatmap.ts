@@ -101,15 +101,8 @@ function checkLabels(arg: string, v: unknown, n: number, axis: string): string[]
   return a as string[];
 }
 
-/**
- * Draws attention weights as an SVG heatmap (a complete document, as a string).
- * @param weights `[L, S]`, `[H, L, S]` or `[B, H, L, S]` (as `returnWeights` / `needWeights` give them).
- * @throws TypeError when weights is not such a tensor, an option has the wrong type or an unknown name.
- * @throws RangeError when weights has another rank or a zero dimension, batch/heads are out of range,
- *   labels have the wrong count, range is not min < max (finite), or cellSize is not > 0.
- */
-export function attentionHeatmap(weights: Tensor, options?: HeatmapOptions): string {
-  // 1. arguments
+/** Checks weights and options (every message names the argument, the expected and the actual value). */
+function checkArgs(weights: unknown, options: unknown) {
   const w = checkTensor(FN, "weights", weights, 2, "[L, S], [H, L, S] or [B, H, L, S]");
   const shape = w.shape, rank = shape.length;
   if (rank > 4) throw rangeError(FN, "weights.shape", "have rank 2, 3 or 4 ([L, S], [H, L, S] or [B, H, L, S])", `${fmtShape(shape)} (rank ${rank})`);
@@ -153,6 +146,19 @@ export function attentionHeatmap(weights: Tensor, options?: HeatmapOptions): str
     if (!(o.cellSize > 0) || !Number.isFinite(o.cellSize)) throw rangeError(FN, "options.cellSize", "be a finite number > 0 (px)", o.cellSize);
   }
   const legend = checkBool(FN, "options.legend", o.legend, true);
+  return { w, shape, rank, B, H, L, S, batch, heads, queryLabels, keyLabels, title: o.title, cmap, range, cellSize: o.cellSize, legend };
+}
+
+/**
+ * Draws attention weights as an SVG heatmap (a complete document, as a string).
+ * @param weights `[L, S]`, `[H, L, S]` or `[B, H, L, S]` (as `returnWeights` / `needWeights` give them).
+ * @throws TypeError when weights is not such a tensor, an option has the wrong type or an unknown name.
+ * @throws RangeError when weights has another rank or a zero dimension, batch/heads are out of range,
+ *   labels have the wrong count, range is not min < max (finite), or cellSize is not > 0.
+ */
+export function attentionHeatmap(weights: Tensor, options?: HeatmapOptions): string {
+  // 1. arguments
+  const { w, shape, rank, H, L, S, batch, heads, queryLabels, keyLabels, cmap, range, cellSize, legend, title: titleOpt } = checkArgs(weights, options);
 
   // 2. the panels' weights: views of the data, or the float64 mean over every head
   const plane = L * S, base = batch * H * plane;
@@ -189,7 +195,7 @@ export function attentionHeatmap(weights: Tensor, options?: HeatmapOptions): str
   // 4. geometry
   const n = panels.length;
   const asImage = L > MAX_AXIS || S > MAX_AXIS || n * plane > MAX_CELLS;
-  const cs = o.cellSize ?? Math.max(asImage ? 0 : 2, Math.min(24, (n === 1 ? 480 : 240) / Math.max(L, S)));
+  const cs = cellSize ?? Math.max(asImage ? 0 : 2, Math.min(24, (n === 1 ? 480 : 240) / Math.max(L, S)));
   const pw = S * cs, ph = L * cs;
   const cols = Math.min(n, Math.max(4, Math.ceil(Math.sqrt(n)))), rows = Math.ceil(n / cols);
   const stride = labelStride(cs);
@@ -202,7 +208,7 @@ export function attentionHeatmap(weights: Tensor, options?: HeatmapOptions): str
   const width = (t: string) => Array.from(t).length * CHAR_W;
   const qLabelW = Math.max(0, ...qShown.map((l) => width(l.text))) + 6;
   const kLabelH = Math.max(0, ...kShown.map((l) => width(l.text))) + 6;
-  const title = o.title ?? "Attention weights";
+  const title = titleOpt ?? "Attention weights";
   const titleH = title ? 24 : 0, nameH = named ? 16 : 0;
   const x0 = PAD + qLabelW, y0 = PAD + titleH + nameH;
   const lastInColumn = (c: number) => (c < n - (rows - 1) * cols ? rows - 1 : rows - 2);
