@@ -117,7 +117,29 @@ export async function runExplorer({ root, tally, screenshot = join(root, "exampl
     await page.fill("#text", SENTENCE);
     await page.waitForSelector(`body[data-tokens="${TOKENS}"]`, { timeout: 10_000 });
 
-    // 7. the benchmark panel: every implementation the browser runs reports a finite GFLOP/s
+    // 7. attentionHeatmap gives the same text in Chromium as in Node (cells, labels, NaN, a pooled PNG image)
+    const recipes = [
+      { shape: [2, 5, 7], nanAt: 3, opts: { queryLabels: ["a", "<b>", "&c", '"d"', "a-very-long-token"], keyLabels: ["1", "2", "3", "4", "5", "6", "7"], title: "t & <t>" } },
+      { shape: [1, 3, 9, 9], nanAt: -1, opts: { batch: 0, heads: "mean", colormap: "magma", range: [0.1, 0.7] } },
+      { shape: [300, 520], nanAt: 1234, opts: { colormap: "gray" } },
+    ];
+    const make = (r) => {   // the same weights on both sides: a multiplicative hash in [0, 1), one NaN
+      const n = r.shape.reduce((a, b) => a * b, 1), data = new Float32Array(n);
+      for (let i = 0; i < n; i++) data[i] = ((Math.imul(i + 1, 2654435761) >>> 0) % 1000003) / 1000003;
+      if (r.nanAt >= 0) data[r.nanAt] = NaN;
+      return { data, shape: r.shape };
+    };
+    const inNode = recipes.map((r) => api.attentionHeatmap(make(r), r.opts));
+    const inPage = await page.evaluate(async ([recipes, makeSrc]) => {
+      const { attentionHeatmap } = await import("wasm-attention");
+      const make = new Function(`return ${makeSrc}`)();
+      return recipes.map((r) => attentionHeatmap(make(r), r.opts));
+    }, [recipes, make.toString()]);
+    const same = inNode.map((s, i) => s === inPage[i]);
+    tally.check(name("attentionHeatmap: the same SVG text in Chromium as in Node (3 maps, one drawn as a PNG image)"), same.every(Boolean),
+      `${inNode.map((s) => s.length).join(", ")} characters; same: ${same.join(", ")}`);
+
+    // 8. the benchmark panel: every implementation the browser runs reports a finite GFLOP/s
     const t0 = performance.now();
     await page.click("#run-bench");
     await page.waitForSelector("#bench[data-done]", { timeout: 300_000 });
@@ -136,7 +158,7 @@ export async function runExplorer({ root, tally, screenshot = join(root, "exampl
     tally.check(name("benchmark: lists the browser's SIMD, relaxed SIMD, threads and cores"), /WebAssembly SIMD: yes/.test(bench.support) && /relaxed SIMD: (yes|no)/.test(bench.support) && /threads .*: (yes|no)/.test(bench.support) && /logical cores: \d+/.test(bench.support), bench.support);
     console.log(`  explorer bench: ${bench.header.slice(1).join(" | ")}\n${bench.rows.map((r) => `    ${r.map((c) => c.text).join(" | ")}`).join("\n")}`);
 
-    // 8. the screenshot for the README: 4 heads, the sentence, the benchmark results
+    // 9. the screenshot for the README: 4 heads, the sentence, the benchmark results
     await page.selectOption("#heads", "4");
     await page.waitForFunction(() => document.querySelectorAll("#per-head svg g.panel").length === 4, null, { timeout: 10_000 });
     await page.screenshot({ path: screenshot, fullPage: true });
