@@ -8,13 +8,16 @@
 //     kind 1: u8, keep where ≠ 0 (boolean attention mask: 1 = may attend)
 //     kind 2: u8, drop where ≠ 0 (key padding mask: 1 = padding)
 //     kind 3: f32, added to the scaled score (additive mask, −Infinity drops)
-//   causal ≠ 0: query i sees key j only if j ≤ i + (S − L) (bottom-right aligned).
+//   causal: 0 none; 1 (bottom-right aligned) query i sees key j only if j ≤ i + (S − L); 2 (top-left
+//   aligned) only if j ≤ i. Either is a shift: i sees j < i + shift + 1. Keys no row may see (top-left,
+//   L < S: j ≥ L) are neither packed nor read.
 //   A row with nothing to attend to gives zeros in O and W.
 //
 // Algorithm (one pass over the keys with an online softmax, per row block; never materialises L×S):
 //   1. pack Kᵀ into NR-column panels over S (depth E), and V into NR-column panels over Ev
-//      (depth S), once per call;
-//   2. for each block of BM query rows (Q rows packed once, they stay in L1), walk the keys in tiles
+//      (depth S), once per (batch, head) (attention_pack_f32);
+//   2. (attention_rows_f32, over any range of whole blocks: threads split a head's rows this way)
+//      for each block of BM query rows (Q rows packed once, they stay in L1), walk the keys in tiles
 //      of BN = KC, stopping at the last key any row of the block may see (causal blocks skip the rest):
 //      a. scores[BM × bn] = Q_blk · Kᵀ[:, tile] (GEMM on the packed panels);
 //      b. per row: scale, masks, tile max; running max m' = max(m, tile max); if m' > m the row's
@@ -48,14 +51,37 @@ import { hsum } from "./simd/reduce";
 // @ts-ignore: decorator
 @inline function round_up(n: i32, m: i32): i32 { return (n + m - 1) / m * m; }
 
+/** Row i sees keys j < i + shift + 1: S − L (causal 1, bottom-right), 0 (causal 2, top-left); S (none: all). */
+// @ts-ignore: decorator
+@inline function causal_shift(causal: i32, L: i32, S: i32): i32 { return causal == 0 ? S : causal == 2 ? 0 : S - L; }
+
 export function attention_scratch_bytes(L: i32, S: i32, E: i32, Ev: i32): f64 {
   if (L <= DIRECT_L) return <f64>S * 4 + 64;
+  return attention_packed_bytes(S, E, Ev) + attention_block_scratch_bytes(S, E, Ev);
+}
+
+/** Bytes of K and V packed by attention_pack_f32: Kᵀ in NR-column panels over S, V in NR-column panels over Ev. */
+export function attention_packed_bytes(S: i32, E: i32, Ev: i32): f64 {
   const sp = round_up(S, NR);
-  const bs = min<i32>(BN, sp);
-  const floats = <f64>sp * <f64>E + <f64>round_up(Ev, NR) * <f64>S + <f64>(BM * bs) + <f64>(BP * PA * bs)
-    + <f64>(BP * PA) * <f64>E + <f64>(BM * 2) + <f64>BM * <f64>((S + BN - 1) / BN) + <f64>(MR * NR)
-    + <f64>BM * <f64>Ev;
-  return floats * 4 + 9 * 64;
+  return (<f64>sp * <f64>E + <f64>round_up(Ev, NR) * <f64>S) * 4 + 2 * 64;
+}
+
+/** Scratch bytes of one attention_rows_f32 call: one row block's working set. */
+export function attention_block_scratch_bytes(S: i32, E: i32, Ev: i32): f64 {
+  const bs = min<i32>(BN, round_up(S, NR));
+  const floats = <f64>(BM * bs) + <f64>(BP * PA * bs) + <f64>(BP * PA) * <f64>E + <f64>(BM * 2)
+    + <f64>BM * <f64>((S + BN - 1) / BN) + <f64>(MR * NR) + <f64>BM * <f64>Ev;
+  return floats * 4 + 8 * 64;
+}
+
+/** Query rows per block of the packed path: attention_rows_f32's r0 must be a multiple of it. */
+export function attention_block_rows(): i32 {
+  return BM;
+}
+
+/** Query lengths up to this take the unpacked (direct) path in attention_f32. */
+export function attention_direct_rows(): i32 {
+  return DIRECT_L;
 }
 
 // @ts-ignore: decorator
@@ -69,16 +95,57 @@ export function attention_f32(
 ): void {
   assert(L > 0 && S > 0 && E > 0 && Ev >= 0, "attention_f32: L, S, E must be >= 1 and Ev >= 0");
   assert((scratch & 15) == 0, "attention_f32: scratch must be 16-byte aligned");
+  assert(causal >= 0 && causal <= 2, "attention_f32: causal must be 0, 1 or 2");
   if (L <= DIRECT_L) {
     attention_direct(o, ldo, w, ldw, q, ldq, k, ldk, v, ldv, masks, nmasks, scratch, L, S, E, Ev, scale, causal);
     return;
   }
+  if (causal == 2 && L < S) {
+    // Top-left with L < S: no row sees a key j ≥ L. Attend over the first L keys only (the same blocks,
+    // tiles and bits: every row's horizon is i + 1 either way), so the rest is not even packed; the
+    // scratch this needs is less than for S. W's columns [L, S) are zeros.
+    attention_f32(o, ldo, w, ldw, q, ldq, k, ldk, v, ldv, masks, nmasks, scratch, L, L, E, Ev, scale, causal);
+    if (w != 0) for (let i = 0; i < L; i++) memory.fill(w + <usize>(i * ldw + L) * 4, 0, <usize>(S - L) << 2);
+    return;
+  }
+  attention_pack_f32(scratch, k, ldk, v, ldv, S, E, Ev);
+  const bs = align16(scratch + <usize>attention_packed_bytes(S, E, Ev));
+  attention_rows_f32(o, ldo, w, ldw, q, ldq, scratch, v, ldv, masks, nmasks, bs, L, S, E, Ev, scale, causal, 0, L);
+}
+
+/**
+ * Step 1 of the packed path, once per (batch, head): Kᵀ (B = Kᵀ: element (e, j) at k + j·ldk + e)
+ * into NR-column panels over S at pk, V into NR-column panels over Ev after it (align16).
+ * pk: attention_packed_bytes(S, E, Ev) bytes, 16-aligned.
+ */
+export function attention_pack_f32(pk: usize, k: usize, ldk: i32, v: usize, ldv: i32, S: i32, E: i32, Ev: i32): void {
+  assert(S > 0 && E > 0 && Ev >= 0 && (pk & 15) == 0, "attention_pack_f32: S, E must be >= 1, Ev >= 0, pk 16-aligned");
+  const pv = align16(pk + <usize>round_up(S, NR) * <usize>E * 4);
+  pack_b(pk, k, 1, ldk, E, S);
+  if (Ev > 0) pack_b(pv, v, ldv, 1, S, Ev);
+}
+
+/**
+ * Step 2 of the packed path: query rows [r0, r1) of the L rows (r0 a multiple of
+ * attention_block_rows(), r1 ≤ L), against K and V packed at pk by attention_pack_f32. Blocks start
+ * at multiples of BM whatever the range, so any split of the rows gives the same bits as one call
+ * over all of them (this is how threads share one head). v is read again only to recompute a
+ * non-finite row without its masked value rows. scratch: attention_block_scratch_bytes(S, E, Ev).
+ */
+export function attention_rows_f32(
+  o: usize, ldo: i32, w: usize, ldw: i32,
+  q: usize, ldq: i32, pk: usize, v: usize, ldv: i32,
+  masks: usize, nmasks: i32, scratch: usize,
+  L: i32, S: i32, E: i32, Ev: i32, scale: f32, causal: i32, r0: i32, r1: i32,
+): void {
+  assert(L > 0 && S > 0 && E > 0 && Ev >= 0, "attention_rows_f32: L, S, E must be >= 1 and Ev >= 0");
+  assert(r0 >= 0 && r0 % BM == 0 && r1 <= L, "attention_rows_f32: r0 must be a multiple of the block rows and r1 <= L");
+  assert((scratch & 15) == 0 && (pk & 15) == 0, "attention_rows_f32: scratch and pk must be 16-byte aligned");
   const sp = round_up(S, NR);
   const bs = min<i32>(BN, sp);                                         // scores tile row stride
   const ntiles = (S + BN - 1) / BN;
-  const pk = scratch;                                                  // [S/NR][E][NR]
   const pv = align16(pk + <usize>sp * <usize>E * 4);                   // [Ev/NR][S][NR]
-  const sc = align16(pv + <usize>round_up(Ev, NR) * <usize>S * 4);     // [BM][bs] scores tile
+  const sc = scratch;                                                  // [BM][bs] scores tile
   const pq = align16(sc + <usize>(BM * bs) * 4);                       // [BP][E][PA] packed Q rows
   const pp = align16(pq + <usize>(BP * PA) * <usize>E * 4);            // [BP][bs][PA] packed tile of e
   const rm = align16(pp + <usize>(BP * PA * bs) * 4);                  // [BM] running max per row
@@ -87,10 +154,7 @@ export function attention_f32(
   const tmp = align16(tm + <usize>(BM * ntiles) * 4);                  // [MR·NR] edge tile
   const ob = align16(tmp + <usize>(MR * NR) * 4);                      // [BM][Ev] O rows before a tile's P·V
 
-  // 1. Pack Kᵀ (B = Kᵀ: element (e, j) at k + j·ldk + e) and V.
-  const shift = causal != 0 ? S - L : S;   // row i sees keys j < i + shift + 1 (all when not causal)
-  pack_b(pk, k, 1, ldk, E, S);
-  pack_b(pv, v, ldv, 1, S, Ev);
+  const shift = causal_shift(causal, L, S);   // row i sees keys j < i + shift + 1 (all when not causal)
   // Without masks and with scale > 0, max(s·scale) = max(s)·scale: the scale folds into the exp pass,
   // as exp((s − max)·scale). s − max can overflow to −Infinity only when |s − max| > FLT_MAX; then
   // the true term exp(−|s − max|·scale) is below f32's range anyway (flushed to 0) when
@@ -98,8 +162,8 @@ export function attention_f32(
   const fold = nmasks == 0 && scale >= 1e-36;
   const escale: f32 = fold ? scale : 1;
 
-  for (let i0 = 0; i0 < L; i0 += BM) {
-    const bm = min<i32>(BM, L - i0);
+  for (let i0 = r0; i0 < r1; i0 += BM) {
+    const bm = min<i32>(BM, r1 - i0);
     // Keys the block can see: j < i0 + bm + shift (causal), else all S.
     const jend = causal != 0 ? min<i32>(S, max<i32>(0, i0 + bm + shift)) : S;
     const orow0 = o + <usize>(i0 * ldo) * 4;
@@ -309,7 +373,7 @@ export function attention_direct(
   L: i32, S: i32, E: i32, Ev: i32, scale: f32, causal: i32,
 ): void {
   const row = scratch;
-  const shift = causal != 0 ? S - L : S;
+  const shift = causal_shift(causal, L, S);
   for (let i = 0; i < L; i++) {
     const jrow = causal != 0 ? min<i32>(S, max<i32>(0, i + shift + 1)) : S;
     const qi = q + <usize>(i * ldq) * 4;

@@ -32,7 +32,8 @@ export function gemv_packed_f32(c: usize, a: usize, pb: usize, bias: usize, K: i
  *   o[h·D : h·D + D] = softmax(q[h·D : h·D + D] · K_gᵀ · scale) · V_g,
  * K_g row j at k + (g·hs + j·ld)·4 (likewise V_g at v): hs = elements between K/V heads, ld =
  * elements between rows (head-major cache: hs = maxLength·D, ld = D; token-major [S, Hkv·D]: hs = D,
- * ld = Hkv·D). Every key is attended (one row of a causal step sees the whole cache). A row whose
+ * ld = Hkv·D). Every one of the S keys is attended: src/ passes the keys the row may see (one row of a
+ * causal step sees the whole cache; a top-left causal row 0 sees key 0 only). A row whose
  * scores are all −Infinity gives zeros; NaN propagates. scratch: decode_scratch_bytes(S), 16-aligned.
  */
 export function decode_attention_f32(

@@ -3,7 +3,12 @@
 //   C row stride ldc. bias = 0 means none; otherwise C[i, j] = (A·B)[i, j] + bias[j].
 // src/ guarantees M, K, N ≥ 1, every range inside memory, C not overlapping A, B or scratch.
 // scratch: matmul_scratch_bytes(M, K, N) bytes, 16-aligned.
-import { gemm, gemm_packed, gemm_scratch_bytes, pack_b, NR } from "./gemm";
+import { gemm, gemm_packed, gemm_scratch_bytes, pack_b, MR, NR } from "./gemm";
+
+/** Rows of the GEMM micro-tile (5, or 6 in the relaxed build): a row split at multiples of it gives the same bits. */
+export function gemm_tile_rows(): i32 {
+  return MR;
+}
 
 export function matmul_scratch_bytes(M: i32, K: i32, N: i32): f64 {
   return gemm_scratch_bytes(K, N);

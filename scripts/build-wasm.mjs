@@ -4,6 +4,7 @@
 //   kernels.debug.wasm    debug: plain SIMD, asserts live, env.abort imported (run by the tests)
 //   kernels.relaxed.wasm  relaxed SIMD (fused multiply-add, 6×8 tile): opt-in, where the engine validates it
 //   kernels.scalar.wasm   no SIMD: the fallback for engines without it
+//   kernels.*.threads.wasm  release, relaxed and debug over an imported shared memory (threads)
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -17,6 +18,10 @@ const builds = [
   { target: "debug", file: "build/kernels.debug.wasm", embed: "simdDebug" },
   { target: "relaxed", file: "build/kernels.relaxed.wasm", embed: "relaxed" },
   { target: "scalar", file: "build/kernels.scalar.wasm", embed: "scalar" },
+  // The same sources over a shared memory (threads feature, maximum 4 GiB), for init({ threads }).
+  { target: "release-threads", file: "build/kernels.threads.wasm", embed: "simdThreads" },
+  { target: "relaxed-threads", file: "build/kernels.relaxed.threads.wasm", embed: "relaxedThreads" },
+  { target: "debug-threads", file: "build/kernels.debug.threads.wasm", embed: "simdDebugThreads" },
 ];
 
 mkdirSync(join(root, "build"), { recursive: true });

@@ -1,6 +1,6 @@
 // The public API shared by every entry point (index.ts: embedded bytes; workerd.ts: an imported
 // Module). Each entry adds only its own init()/initSync(); everything else is re-exported from here.
-export { buildInfo, memoryStats } from "./wasm.js";
+export { buildInfo, memoryStats, terminateThreads as terminate } from "./wasm.js";
 export type { BuildInfo, BuildName, InitOptions, WasmSource } from "./wasm.js";
 export { matmul } from "./matmul.js";
 export type { MatmulOptions } from "./matmul.js";

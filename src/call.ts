@@ -1,7 +1,7 @@
 // Shared plumbing for one public call: size check up front, a frame of WASM blocks released in a
 // finally, copies in and out.
 import { Frame, MAX_BYTES, fmtBytes } from "./memory.js";
-import type { Runtime } from "./wasm.js";
+import { type Runtime, checkPool } from "./wasm.js";
 
 /**
  * Refuses a call whose WASM blocks cannot fit in a 4 GiB memory, before anything is allocated.
@@ -15,6 +15,7 @@ export function checkFits(fn: string, bytes: number, what: string): void {
 
 /** Runs `body` with a frame whose blocks are released afterwards, whatever happens. */
 export function withFrame<T>(rt: Runtime, fn: string, body: (f: Frame) => T): T {
+  checkPool(rt, fn);
   const frame = new Frame(rt.heap, fn);
   try {
     return body(frame);

@@ -1,7 +1,8 @@
 // Masks as the attention kernel reads them: descriptors of 4 × i32 (kind, address, row stride,
-// column stride), one set per (batch, head) slice, written once per call into WASM memory.
+// column stride), one set per (batch, head) slice, written once per call into WASM memory; and the
+// kernel's causal kind.
 import type { Frame } from "./memory.js";
-import { type Mask, batchOffset, broadcastStrides } from "./validate.js";
+import { type CausalAlignment, type Mask, batchOffset, broadcastStrides } from "./validate.js";
 import type { Runtime } from "./wasm.js";
 import { put } from "./call.js";
 
@@ -9,6 +10,25 @@ import { put } from "./call.js";
 export const KEEP_NONZERO = 1;   // boolean attention mask: 1 = may attend
 export const DROP_NONZERO = 2;   // key padding mask: 1 = padding
 export const ADDITIVE = 3;       // float mask added to the scores
+
+/**
+ * Kernel causal kinds (assembly/attention.ts's `causal` argument): query row i of L sees key j of S iff
+ * j ≤ i + (S − L) (bottom-right), or j ≤ i (top-left).
+ */
+export const CAUSAL_NONE = 0;
+export const CAUSAL_BOTTOM_RIGHT = 1;
+export const CAUSAL_TOP_LEFT = 2;
+
+/**
+ * The kernel's causal kind for an alignment. `cached`: the L queries follow S − L cached positions
+ * (a KV cache), so query i is position S − L + i of the sequence, and "top-left" counted from the
+ * sequence's start (position 0) is j ≤ S − L + i: the bottom-right kind. ONNX Attention with
+ * past_key aligns the same way.
+ */
+export function causalKind(alignment: CausalAlignment | null, cached = false): number {
+  if (alignment === null) return CAUSAL_NONE;
+  return alignment === "top-left" && !cached ? CAUSAL_TOP_LEFT : CAUSAL_BOTTOM_RIGHT;
+}
 
 export interface MaskPlan {
   kind: number;

@@ -1,5 +1,6 @@
 // matmul(a, b): [...batch, M, K] · [...batch, K, N] → [...batch, M, N], batch dims broadcast (numpy).
 import { checkFits, withFrame } from "./call.js";
+import { type Gemm, gemms, packB } from "./parallel.js";
 import {
   type Tensor, batchOffset, broadcastShapes, broadcastStrides, checkBool, checkOptions, checkOut, checkTensor, fmtShape, product, rangeError,
 } from "./validate.js";
@@ -49,28 +50,34 @@ export function matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Tensor {
   // b shared by every batch item and a plain row-major: one GEMM with M' = nb·M rows.
   const fold = !ta && product(bb) === 1 && product(ba) === nb;
   const Mk = fold ? nb * M : M;
-  const scratchBytes = rt ? rt.kernels.matmul_scratch_bytes(Mk, K, N) : 0;
+  // B is packed whole (K × N rounded up to NR columns) for each distinct batch item of b.
+  const nbB = product(bb);
+  const scratchBytes = rt ? nbB * rt.kernels.packed_b_bytes(K, N) + rt.kernels.matmul_scratch_bytes(Mk, K, 0) * 64 : 0;
   checkFits(fn, (A.data.length + B.data.length + outLen) * 4 + scratchBytes, "a, b and the result");
   if (!rt) return { data: o.out === undefined ? out : out.fill(0), shape };   // K = 0: zeros
-  const { kernels } = rt;
   return withFrame(rt, fn, (f) => {
-    // One block for a, b, the result and scratch (each part 64-aligned): one allocation per call.
+    // One block for a, b and the result (each part 64-aligned).
     const bytesA = align64(A.data.length * 4), bytesB = align64(B.data.length * 4), bytesC = align64(outLen * 4);
-    const pa = f.alloc(bytesA + bytesB + bytesC + scratchBytes);
-    const pb = pa + bytesA, pc = pb + bytesB, ps = pc + bytesC;
+    const pa = f.alloc(bytesA + bytesB + bytesC);
+    const pb = pa + bytesA, pc = pb + bytesB;
     rt.heap.f32(pa, A.data.length).set(A.data);
     rt.heap.f32(pb, B.data.length).set(B.data);
     const [aRs, aCs] = ta ? [1, M] : [K, 1];
     const [bRs, bCs] = tb ? [1, K] : [N, 1];
+    // Pack each b once (the GEMM reads B in panels; packing by kernel blocks would repeat it per row
+    // piece), then the GEMMs on the packed panels: the same bits as matmul_f32.
+    const packs = packB(rt, f, Array.from({ length: nbB }, (_, i) => ({ b: pb + i * K * N * 4, rs: bRs, cs: bCs, K, N })));
+    const list: Gemm[] = [];
     if (fold) {
-      kernels.matmul_f32(pc, N, pa, aRs, aCs, pb, bRs, bCs, 0, ps, Mk, K, N);
+      list.push({ c: pc, ldc: N, a: pa, aRs, aCs, pb: packs[0], bias: 0, M: Mk, K, N });
     } else {
       const sa = broadcastStrides(ba, batch), sb = broadcastStrides(bb, batch);
       for (let i = 0; i < nb; i++) {
-        const offA = batchOffset(i, batch, sa) * M * K, offB = batchOffset(i, batch, sb) * K * N;
-        kernels.matmul_f32(pc + i * M * N * 4, N, pa + offA * 4, aRs, aCs, pb + offB * 4, bRs, bCs, 0, ps, M, K, N);
+        const offA = batchOffset(i, batch, sa) * M * K, iB = batchOffset(i, batch, sb);
+        list.push({ c: pc + i * M * N * 4, ldc: N, a: pa + offA * 4, aRs, aCs, pb: packs[iB], bias: 0, M, K, N });
       }
     }
+    gemms(rt, f, list);
     out.set(rt.heap.f32(pc, out.length));
     return { data: out, shape };
   });

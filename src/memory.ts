@@ -21,8 +21,12 @@ export class Heap {
   private inUse = 0;
   private peak = 0;
 
-  constructor(memory: WebAssembly.Memory, base: number) {
+  /** The most bytes the memory may reach: 4 GiB, or a shared memory's declared maximum. */
+  readonly maxBytes: number;
+
+  constructor(memory: WebAssembly.Memory, base: number, maxBytes = MAX_BYTES) {
     this.memory = memory;
+    this.maxBytes = Math.min(maxBytes, MAX_BYTES);
     this.base = Math.ceil(base / ALIGN) * ALIGN;
     this.top = this.base;
   }
@@ -55,7 +59,7 @@ export class Heap {
 
   /** The largest request that could still be satisfied, ignoring fragmentation (for messages). */
   get bytesAvailable(): number {
-    return MAX_BYTES - this.top;
+    return this.maxBytes - this.top;
   }
 
   /** Allocates `bytes` (≥ 1) bytes, 64-aligned. Throws RangeError (from `fn`) when it cannot. */
@@ -75,8 +79,9 @@ export class Heap {
     const last = this.free[this.free.length - 1];
     if (last && last.start + last.size === this.top) start = last.start;
     const end = start + size;
-    if (end > MAX_BYTES) {
-      throw new RangeError(`${fn}: needs ${fmtBytes(size)} more WebAssembly memory than the 4 GiB a module can address (${fmtBytes(this.top)} in use or reserved)`);
+    if (end > this.maxBytes) {
+      const limit = this.maxBytes === MAX_BYTES ? "the 4 GiB a module can address" : `this memory's maximum of ${fmtBytes(this.maxBytes)}`;
+      throw new RangeError(`${fn}: needs ${fmtBytes(size)} more WebAssembly memory than ${limit} (${fmtBytes(this.top)} in use or reserved)`);
     }
     this.ensure(end, fn);
     if (start !== this.top) this.free.pop();

@@ -11,11 +11,12 @@
 // runs each projection as a GEMV (gemv_packed_f32) and every head's attention in one call
 // (decode_attention_f32); both give the bits of the general kernels.
 import { checkFits, put, withFrame } from "./call.js";
-import { ADDITIVE, DROP_NONZERO, type MaskPlan, masksBytes, planMask, writeMasks } from "./masks.js";
+import { type Gemm, type Head, attention, attentionBytes, decode, gemms } from "./parallel.js";
+import { ADDITIVE, CAUSAL_TOP_LEFT, DROP_NONZERO, type MaskPlan, causalKind, masksBytes, planMask, writeMasks } from "./masks.js";
 import { mulberry32 } from "./random.js";
 import { readSafetensors } from "./safetensors.js";
 import {
-  type Mask, type Tensor, checkBool, checkInt, checkMask, checkOptions, checkOut, checkTensor, fmtLength, fmtShape, product, rangeError, typeError,
+  type Causal, type Mask, type Tensor, checkBool, checkCausal, checkInt, checkMask, checkOptions, checkOut, checkTensor, fmtLength, fmtShape, product, rangeError, typeError,
 } from "./validate.js";
 import { type Runtime, runtime } from "./wasm.js";
 
@@ -59,8 +60,12 @@ export interface MultiHeadAttentionOptions {
   keyPaddingMask?: Mask;
   /** Broadcastable to [B, H, L, S] ([H, L, S] unbatched), e.g. [L, S] or [B, 1, L, S]. Uint8Array: 1 = may attend; Float32Array: added. */
   attnMask?: Mask;
-  /** Mask the future, bottom-right aligned (query i sees key j iff j ≤ i + S − L). Default false; true with a cache. */
-  causal?: boolean;
+  /**
+   * Mask the future: "bottom-right" (or true: query i sees key j iff j ≤ i + S − L) or "top-left" (j ≤ i,
+   * PyTorch's is_causal). With a cache both mean j ≤ cache.length + i (a new token sees the past and
+   * itself). Default false; true with a cache.
+   */
+  causal?: Causal;
   /** Also return the attention weights. Default false. */
   needWeights?: boolean;
   /** Average the weights over heads ([B, L, S]); false gives [B, H, L, S]. Default true. */
@@ -461,7 +466,7 @@ export class MultiHeadAttention {
       const m = checkMask(fn, "options.attnMask", o.attnMask, t, targetDims);
       plans.push(planMask(m, target));
     }
-    const causal = checkBool(fn, "options.causal", o.causal, cache !== undefined);
+    const causal = causalKind(checkCausal(fn, "options.causal", o.causal, cache !== undefined), cache !== undefined);
     const needWeights = checkBool(fn, "options.needWeights", o.needWeights, false);
     const averageWeights = checkBool(fn, "options.averageWeights", o.averageWeights, true);
 
@@ -473,8 +478,8 @@ export class MultiHeadAttention {
     const Sx = cache ? L : S;    // rows of K/V projected in this call
     // One query row per (batch) without masks or weights: every head in one decode_attention_f32 call.
     const direct = L === 1 && S > 0 && plans.length === 0 && !needWeights;
-    const gemmScratch = this.gemmScratch;
-    const attnScratch = S > 0 && L > 0 ? (direct ? k.decode_scratch_bytes(S) : k.attention_scratch_bytes(L, S, Dh, Dh)) : 0;
+    const gemmScratch = this.gemmScratch * (rt.pool?.threads ?? 1);
+    const attnScratch = S > 0 && L > 0 ? (direct ? 64 * (k.decode_scratch_bytes(S) + 64) : attentionBytes(rt, B * H, B * Hkv, L, S, Dh, Dh)) : 0;
     // Refuse what cannot fit before allocating anything, here or in WASM memory.
     checkFits(fn, (Q.data.length + (Kx ? Kx.data.length + Vx!.data.length : 0) + 2 * B * L * E + 2 * B * Sx * Ekv
       + (needWeights ? B * H * L * S * (averageWeights ? 2 : 1) : 0) + B * L * E) * 4 + gemmScratch + attnScratch + masksBytes(plans, B * H) + 4096,
@@ -488,16 +493,13 @@ export class MultiHeadAttention {
     return withFrame(rt, fn, (f) => {
       const px = put(rt, f, Q.data);
       const pkx = Kx ? put(rt, f, Kx.data) : px, pvx = Vx ? put(rt, f, Vx.data) : px;
-      const gs = B * L === 1 && (cache || B * S <= 1) ? 0 : f.alloc(gemmScratch);   // the GEMV needs none
       // c[M, w.out] = a[M, w.in]·Wᵀ + bias; one row (a decode step) takes the GEMV (the same bits).
-      const proj = (c: number, a: number, w: Packed, bias: number, M: number): void => {
-        if (M === 1) k.gemv_packed_f32(c, a, w.ptr, bias, w.in, w.out);
-        else k.gemm_packed_f32(c, w.out, a, w.in, 1, w.ptr, bias, gs, M, w.in, w.out);
-      };
+      const proj = (c: number, a: number, w: Packed, bias: number, M: number): Gemm =>
+        ({ c, ldc: w.out, a, aRs: w.in, aCs: 1, pb: w.ptr, bias, M, K: w.in, N: w.out });
       const bk = this.bias ? this.bIn + E * 4 : 0, bv = this.bias ? this.bIn + (E + Ekv) * 4 : 0;
-      // 1. projections
+      // 1. projections (Q, K and V in one job)
       const pq = f.alloc(B * L * E * 4);
-      proj(pq, px, this.wq, this.bIn, B * L);
+      const projections = [proj(pq, px, this.wq, this.bIn, B * L)];
       // K/V of batch b, head g, row j at pk + b·kvB + (g·kvH + j·kvLd)·4 (kvB bytes, kvH and kvLd elements)
       let pk: number, pv: number, kvB: number, kvH: number, kvLd: number;
       if (cache) {
@@ -506,8 +508,8 @@ export class MultiHeadAttention {
         const ml = cache.maxLength;
         pk = cache.k; pv = cache.v; kvB = Hkv * ml * Dh * 4; kvH = ml * Dh; kvLd = Dh;
         const tk = f.alloc(2 * B * L * Ekv * 4), tv = tk + B * L * Ekv * 4;
-        proj(tk, px, this.wk, bk, B * L);
-        proj(tv, px, this.wv, bv, B * L);
+        projections.push(proj(tk, px, this.wk, bk, B * L), proj(tv, px, this.wv, bv, B * L));
+        gemms(rt, f, projections);
         for (let b = 0; b < B; b++) {
           const at = b * kvB + cache.length * Dh * 4;
           k.scatter_heads_f32(pk + at, kvH, tk + b * L * Ekv * 4, Ekv, L, Hkv, Dh);
@@ -517,10 +519,8 @@ export class MultiHeadAttention {
         kvB = S * Ekv * 4; kvH = Dh; kvLd = Ekv;
         pk = f.alloc(Math.max(1, B * S * Ekv) * 4);
         pv = f.alloc(Math.max(1, B * S * Ekv) * 4);
-        if (S > 0) {
-          proj(pk, pkx, this.wk, bk, B * S);
-          proj(pv, pvx, this.wv, bv, B * S);
-        }
+        if (S > 0) projections.push(proj(pk, pkx, this.wk, bk, B * S), proj(pv, pvx, this.wv, bv, B * S));
+        gemms(rt, f, projections);
       }
       // 2. attention per (batch, head), heads addressed in place
       const pc = f.alloc(B * L * E * 4);
@@ -529,30 +529,28 @@ export class MultiHeadAttention {
       if (S === 0) {
         rt.heap.f32(pc, B * L * E).fill(0);
       } else if (direct) {
-        const as = f.alloc(attnScratch);
-        for (let b = 0; b < B; b++) {
-          k.decode_attention_f32(pc + b * E * 4, pq + b * E * 4, pk + b * kvB, pv + b * kvB, kvH, kvLd, as, H, group, S, Dh, scale);
-        }
+        // the keys row 0 sees: all, or key 0 only (top-left)
+        decode(rt, f, B, { o: pc, q: pq, k: pk, v: pv, hs: kvH, ld: kvLd, kvB }, H, group, causal === CAUSAL_TOP_LEFT ? 1 : S, Dh, scale);
       } else {
-        const as = f.alloc(attnScratch);
         const pm = writeMasks(rt, f, plans, [B, H]);
         const nm = plans.length;
+        const heads: Head[] = [];
         for (let b = 0; b < B; b++) {
           for (let h = 0; h < H; h++) {
             const g = Math.floor(h / group), bh = b * H + h;
-            k.attention_f32(
-              pc + (b * L * E + h * Dh) * 4, E, pw === 0 ? 0 : pw + bh * L * S * 4, S,
-              pq + (b * L * E + h * Dh) * 4, E,
-              pk + b * kvB + g * kvH * 4, kvLd,
-              pv + b * kvB + g * kvH * 4, kvLd,
-              pm === 0 ? 0 : pm + bh * nm * 16, nm, as,
-              L, S, Dh, Dh, scale, causal ? 1 : 0,
-            );
+            heads.push({
+              o: pc + (b * L * E + h * Dh) * 4, ldo: E, w: pw === 0 ? 0 : pw + bh * L * S * 4, ldw: S,
+              q: pq + (b * L * E + h * Dh) * 4, ldq: E,
+              k: pk + b * kvB + g * kvH * 4, ldk: kvLd,
+              v: pv + b * kvB + g * kvH * 4, ldv: kvLd,
+              masks: pm === 0 ? 0 : pm + bh * nm * 16, nmasks: nm, kv: b * Hkv + g,
+            });
           }
         }
+        attention(rt, f, heads, L, S, Dh, Dh, scale, causal);
       }
       // 3. output projection
-      proj(pq, pc, this.wo, this.bOut, B * L);
+      gemms(rt, f, [proj(pq, pc, this.wo, this.bOut, B * L)]);
       out.set(rt.heap.f32(pq, B * L * E));
       if (weights) {
         const w = rt.heap.f32(pw, B * H * L * S);

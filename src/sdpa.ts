@@ -2,9 +2,10 @@
 //   query [...batch, L, E], key [...batch, S, E], value [...batch, S, Ev] → output [...batch, L, Ev],
 //   weights [...batch, L, S] when returnWeights.
 import { checkFits, put, withFrame } from "./call.js";
-import { type MaskPlan, masksBytes, planMask, writeMasks } from "./masks.js";
+import { type MaskPlan, causalKind, masksBytes, planMask, writeMasks } from "./masks.js";
+import { type Head, attention, attentionBytes } from "./parallel.js";
 import {
-  type Mask, type Tensor, checkBool, checkFinite, checkMask, checkOptions, checkOut, checkTensor, fmtShape, product, rangeError, typeError,
+  type Causal, type Mask, type Tensor, checkBool, checkCausal, checkFinite, checkMask, checkOptions, checkOut, checkTensor, fmtShape, product, rangeError, typeError,
 } from "./validate.js";
 import { runtime } from "./wasm.js";
 
@@ -14,8 +15,12 @@ export interface SdpaOptions {
    * 0 = masked out. Float32Array data is added to the scaled scores (−Infinity masks out).
    */
   mask?: Mask;
-  /** Mask the future, aligned bottom-right: query i sees key j iff j ≤ i + (S − L). */
-  causal?: boolean;
+  /**
+   * Mask the future. "bottom-right" (or true; FlashAttention's, and ONNX Attention's with a KV cache):
+   * query i sees key j iff j ≤ i + (S − L). "top-left" (PyTorch's `is_causal`, ONNX's without a
+   * cache): j ≤ i. The two agree when L = S. A row that sees no key gives zeros. Default false.
+   */
+  causal?: Causal;
   /** Multiplies Q·Kᵀ; default 1/√E. */
   scale?: number;
   /** Also return the attention weights [...batch, L, S]. */
@@ -35,7 +40,7 @@ const KEYS = ["mask", "causal", "scale", "returnWeights", "out"] as const;
  * Scaled dot-product attention, f32: softmax(Q·Kᵀ·scale + mask)·V.
  * Masks combine (a score is kept only if every mask keeps it); a query row with nothing to attend to
  * gives zeros in output and weights.
- * @throws {TypeError} a non-tensor or non-Float32Array data or out, a mask of other data types, a non-boolean flag, a non-number scale, an unknown option
+ * @throws {TypeError} a non-tensor or non-Float32Array data or out, a mask of other data types, a non-boolean flag, a causal other than a boolean, "top-left" or "bottom-right", a non-number scale, an unknown option
  * @throws {RangeError} data length ≠ shape product, out of another length, rank < 2, E/S/batch mismatch between query, key and value, a mask that does not broadcast, a non-finite scale, too large for WASM memory
  */
 export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, options?: SdpaOptions): SdpaResult {
@@ -58,7 +63,7 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
   const Ev = V.shape[r - 1];
   const target = [...batch, L, S];
   const mask = o.mask === undefined ? undefined : checkMask(fn, "options.mask", o.mask, target, "[...batch, L, S]");
-  const causal = checkBool(fn, "options.causal", o.causal, false);
+  const causal = causalKind(checkCausal(fn, "options.causal", o.causal, false));
   const returnWeights = checkBool(fn, "options.returnWeights", o.returnWeights, false);
   if (o.scale !== undefined && typeof o.scale !== "number") throw typeError(fn, "options.scale", "a number", o.scale);
   const scale = checkFinite(fn, "options.scale", o.scale, E > 0 ? 1 / Math.sqrt(E) : 1);
@@ -71,7 +76,7 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
   const rt = work ? runtime(fn) : null;
   const plans: MaskPlan[] = mask ? [planMask(mask, target)] : [];
   const Eq = Math.max(E, 1);   // E = 0: scores are all 0; run with E = 1 over zeros
-  const scratch = rt ? rt.kernels.attention_scratch_bytes(L, S, Eq, Ev) : 0;
+  const scratch = rt ? attentionBytes(rt, nb, nb, L, S, Eq, Ev) : 0;
   // Refuse what cannot fit before allocating anything, here or in WASM memory.
   checkFits(fn, (Q.data.length + K.data.length + V.data.length + outLen + wLen + (E === 0 ? L + S : 0)) * 4
     + scratch + masksBytes(plans, nb) + 1024, "query, key, value, the result and scratch");
@@ -84,7 +89,6 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
     if (o.out !== undefined) output.fill(0);   // no keys: zeros
     return result();
   }
-  const { kernels } = rt;
   return withFrame(rt, fn, (f) => {
     const pq = E > 0 ? put(rt, f, Q.data) : f.alloc(L * 4);
     const pk = E > 0 ? put(rt, f, K.data) : f.alloc(S * 4);
@@ -92,19 +96,19 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
     const pv = put(rt, f, V.data);
     const po = f.alloc(Math.max(output.length, 1) * 4);
     const pw = weights ? f.alloc(weights.length * 4) : 0;
-    const ps = f.alloc(scratch);
     const pm = writeMasks(rt, f, plans, batch);
     const nm = plans.length;
+    const heads: Head[] = [];
     for (let i = 0; i < nb; i++) {
-      kernels.attention_f32(
-        po + i * L * Ev * 4, Ev, pw === 0 ? 0 : pw + i * L * S * 4, S,
-        E > 0 ? pq + i * L * E * 4 : pq, Eq === E ? E : 0,
-        E > 0 ? pk + i * S * E * 4 : pk, Eq === E ? E : 0,
-        pv + i * S * Ev * 4, Ev,
-        pm === 0 ? 0 : pm + i * nm * 16, nm, ps,
-        L, S, Eq, Ev, scale, causal ? 1 : 0,
-      );
+      heads.push({
+        o: po + i * L * Ev * 4, ldo: Ev, w: pw === 0 ? 0 : pw + i * L * S * 4, ldw: S,
+        q: E > 0 ? pq + i * L * E * 4 : pq, ldq: Eq === E ? E : 0,
+        k: E > 0 ? pk + i * S * E * 4 : pk, ldk: Eq === E ? E : 0,
+        v: pv + i * S * Ev * 4, ldv: Ev,
+        masks: pm === 0 ? 0 : pm + i * nm * 16, nmasks: nm, kv: i,
+      });
     }
+    attention(rt, f, heads, L, S, Eq, Ev, scale, causal);
     if (output.length) output.set(rt.heap.f32(po, output.length));
     if (weights) weights.set(rt.heap.f32(pw, weights.length));
     return result();

@@ -1,5 +1,6 @@
 // softmax(x): over the last axis.
 import { checkFits, put, withFrame } from "./call.js";
+import { softmaxRows } from "./parallel.js";
 import { type Tensor, checkOptions, checkOut, checkTensor } from "./validate.js";
 import { runtime } from "./wasm.js";
 
@@ -26,7 +27,7 @@ export function softmax(x: Tensor, options?: SoftmaxOptions): Tensor {
   const rt = runtime(fn);
   return withFrame(rt, fn, (f) => {
     const px = put(rt, f, X.data);
-    rt.kernels.softmax_rows_f32(px, px, X.data.length / cols, cols);
+    softmaxRows(rt, f, px, X.data.length / cols, cols);
     out.set(rt.heap.f32(px, X.data.length));
     return { data: out, shape };
   });

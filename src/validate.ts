@@ -130,6 +130,19 @@ export function checkBool(fn: string, arg: string, v: unknown, dflt: boolean): b
   return v;
 }
 
+/** The `causal` option: `true` is "bottom-right"; `false` (or no option) masks nothing. */
+export type Causal = boolean | CausalAlignment;
+/** Which corner the causal triangle is anchored to when L ≠ S (the two agree when L = S). */
+export type CausalAlignment = "top-left" | "bottom-right";
+
+/** Checks a `causal` option: the alignment it asks for, or null for no causal mask. */
+export function checkCausal(fn: string, arg: string, v: unknown, dflt: boolean): CausalAlignment | null {
+  if (v === undefined) v = dflt;
+  if (v === "top-left" || v === "bottom-right") return v;
+  if (typeof v !== "boolean") throw typeError(fn, arg, 'a boolean, "top-left" or "bottom-right"', v);
+  return v ? "bottom-right" : null;
+}
+
 export function checkFinite(fn: string, arg: string, v: unknown, dflt: number): number {
   if (v === undefined) return dflt;
   if (typeof v !== "number") throw typeError(fn, arg, "a number", v);

@@ -1,8 +1,9 @@
 // Loading the kernels in any runtime: init()/initSync() over bytes | URL | Response | Module.
-// The entry points (index.ts: embedded bytes; later a workerd entry with an imported Module) pass
-// their default source in; this file has no runtime-specific imports.
+// The entry points (index.ts: embedded bytes; workerd.ts: imported Modules) pass their default
+// source in; this file has no runtime-specific imports (threads.ts loads workers when asked).
 import { KERNEL_NAMES, type Kernels } from "./abi.js";
-import { Heap } from "./memory.js";
+import { Heap, PAGE } from "./memory.js";
+import type { Pool } from "./pool.js";
 import { describe } from "./validate.js";
 
 /**
@@ -59,6 +60,11 @@ export interface InitOptions {
   build?: BuildName;
   /** Use the relaxed-SIMD build where the engine supports it (Node ≥ 22, Chrome ≥ 114, Deno, workerd). Default false. */
   relaxedSimd?: boolean;
+  /**
+   * Threads that share each call: a number ≥ 1, or "auto" (the cores the engine reports, at most
+   * 8, where shared memory and workers exist). Default 1. Results are the same bits for any count.
+   */
+  threads?: number | "auto";
 }
 
 export interface BuildInfo {
@@ -66,7 +72,9 @@ export interface BuildInfo {
   simd: boolean;
   relaxedSimd: boolean;
   debug: boolean;
-  /** Why this build may be slower or differ, when it does. */
+  /** Threads each call may use (1: the calling thread alone). */
+  threads: number;
+  /** Why this build may be slower or differ, or why it runs on fewer threads than asked, when it does. */
   note?: string;
 }
 
@@ -74,18 +82,23 @@ export interface Runtime {
   readonly kernels: Kernels;
   readonly heap: Heap;
   readonly info: BuildInfo;
+  /** Workers sharing `heap`'s memory (threads builds only), or null. */
+  pool: Pool | null;
+  /** The compiled module (threads builds: what workers instantiate). */
+  readonly module: WebAssembly.Module | null;
+  readonly shared: boolean;
 }
 
-/** Supplies the embedded bytes of a build (from the entry point). */
-export type DefaultSource = (build: BuildName) => WasmSource;
+/** Supplies the embedded bytes of a build (from the entry point); `threads`: its shared-memory variant. */
+export type DefaultSource = (build: BuildName, threads: boolean) => WasmSource;
 
 let current: Runtime | null = null;
 let pending: Promise<Runtime> | null = null;
-let pendingBuild: BuildName | null = null;
-/** Every build loaded so far (each with its own memory): switching back to one reuses it. */
-const loaded = new Map<BuildName, Runtime>();
+let pendingKey: string | null = null;
+/** Every build loaded so far (each with its own memory), by name ("simd", or "simd+threads" over a shared memory): switching back to one reuses it. */
+const loaded = new Map<string, Runtime>();
 
-const INIT_KEYS = ["source", "build", "relaxedSimd"];
+const INIT_KEYS = ["source", "build", "relaxedSimd", "threads"];
 
 /**
  * A fetch Response, recognised without touching the global `Response`: in Node, reading any fetch
@@ -104,7 +117,7 @@ function checkInitOptions(fn: string, opts: unknown): InitOptions {
     return { source: opts as WasmSource };   // init(source) shorthand
   }
   if (typeof opts !== "object" || opts === null) {
-    throw new TypeError(`${fn}: options must be { relaxedSimd?, build?, source? } or a source (a WebAssembly.Module, bytes, a Response or a URL); got ${describe(opts)}`);
+    throw new TypeError(`${fn}: options must be { relaxedSimd?, build?, source?, threads? } or a source (a WebAssembly.Module, bytes, a Response or a URL); got ${describe(opts)}`);
   }
   for (const k of Object.keys(opts)) {
     if (!INIT_KEYS.includes(k)) throw new TypeError(`${fn}: unknown option ${JSON.stringify(k)}; known options are ${INIT_KEYS.join(", ")}`);
@@ -116,18 +129,28 @@ function checkInitOptions(fn: string, opts: unknown): InitOptions {
   if (o.relaxedSimd !== undefined && typeof o.relaxedSimd !== "boolean") {
     throw new TypeError(`${fn}: options.relaxedSimd must be a boolean; got ${describe(o.relaxedSimd)}`);
   }
+  if (o.threads !== undefined && o.threads !== "auto") {
+    if (typeof o.threads !== "number") throw new TypeError(`${fn}: options.threads must be a number or "auto"; got ${describe(o.threads)}`);
+    if (!Number.isInteger(o.threads) || o.threads < 1 || o.threads > MAX_THREADS) {
+      throw new RangeError(`${fn}: options.threads must be an integer from 1 to ${MAX_THREADS} or "auto"; got ${describe(o.threads)}`);
+    }
+  }
   return o;
 }
 
-function makeRuntime(exports: Record<string, unknown>, memory: WebAssembly.Memory, build: BuildName): Runtime {
+/** The most threads `init` accepts. */
+export const MAX_THREADS = 64;
+
+function makeRuntime(exports: Record<string, unknown>, memory: WebAssembly.Memory, build: BuildName,
+  module: WebAssembly.Module | null = null, maxPages = 65536): Runtime {
   for (const name of KERNEL_NAMES) {
     if (typeof exports[name] !== "function") throw new TypeError(`wasm-attention: the loaded module lacks the export ${name}: it is not a wasm-attention kernels build`);
   }
   const kernels = exports as unknown as Kernels;
-  const heap = new Heap(memory, kernels.heap_base() >>> 0);
-  const info: BuildInfo = { build, simd: build !== "scalar", relaxedSimd: build === "relaxed", debug: build === "debug" };
+  const heap = new Heap(memory, kernels.heap_base() >>> 0, maxPages * PAGE);
+  const info: BuildInfo = { build, simd: build !== "scalar", relaxedSimd: build === "relaxed", debug: build === "debug", threads: 1 };
   if (NOTES[build]) info.note = NOTES[build];
-  return { kernels, heap, info };
+  return { kernels, heap, info, pool: null, module, shared: module !== null };
 }
 
 /** An AssemblyScript string at ptr: UTF-16 code units, its byte length in the 4 bytes before it. */
@@ -172,46 +195,176 @@ async function resolveSource(src: WasmSource | Promise<WasmSource>): Promise<Web
   return s;
 }
 
+/** A shared memory for a threads build: the largest maximum this engine grants (4 GiB, else 1 GiB, else 256 MiB). */
+function newSharedMemory(): { memory: WebAssembly.Memory; maxPages: number } {
+  let err: unknown;
+  for (const maxPages of [65536, 16384, 4096]) {
+    try {
+      return { memory: new WebAssembly.Memory({ initial: 16, maximum: maxPages, shared: true } as WebAssembly.MemoryDescriptor), maxPages };
+    } catch (e) {
+      err = e;
+    }
+  }
+  throw err;
+}
+
+async function bytesOrModule(src: WasmSource | Promise<WasmSource>): Promise<WebAssembly.Module | BufferSource> {
+  let s = await resolveSource(src);
+  if (isResponse(s)) {
+    if (!s.ok) throw new Error(`init: fetching the kernels failed: HTTP ${s.status} ${s.statusText} for ${s.url}`);
+    s = await s.arrayBuffer();
+  }
+  return s as WebAssembly.Module | BufferSource;
+}
+
+/** Loads a build over a shared memory, keeping the compiled Module for the workers. */
+async function loadShared(src: WebAssembly.Module | BufferSource, build: BuildName): Promise<Runtime> {
+  const module = src instanceof WebAssembly.Module ? src : await WebAssembly.compile(src);
+  const { memory, maxPages } = newSharedMemory();
+  const inst = await WebAssembly.instantiate(module, imports(memory));
+  return makeRuntime(inst.exports as Record<string, unknown>, memory, build, module, maxPages);
+}
+
+/** Sets how many threads rt's calls use: ends its workers, then starts n − 1 new ones (n > 1). */
+async function setThreads(rt: Runtime, n: number, why: string | undefined): Promise<void> {
+  if (!(rt.pool && rt.pool.threads === n && !rt.pool.failed)) {
+    rt.pool?.terminate();
+    rt.pool = null;
+    rt.info.threads = 1;
+    if (n > 1 && rt.module) {
+      try {
+        const { Pool } = await import("./pool.js");
+        rt.pool = await Pool.start(n, rt.module, rt.heap.memory, KERNEL_NAMES);
+        rt.info.threads = n;
+      } catch (e) {
+        why = `${(e as Error).message}; running on 1 thread`;
+      }
+    }
+  }
+  setNote(rt, why);
+}
+
+/** buildInfo().note: the build's own note, and why threads are fewer than asked (if they are). */
+function setNote(rt: Runtime, why: string | undefined): void {
+  const notes = [NOTES[rt.info.build], why ? `threads: ${why}` : undefined].filter((x) => x !== undefined);
+  if (notes.length) rt.info.note = notes.join("; ");
+  else delete rt.info.note;
+}
+
+/** Ends every worker: calls run on the calling thread until `init({ threads })` starts them again. */
+export function terminateThreads(): void {
+  for (const rt of loaded.values()) {
+    if (rt.pool) {
+      rt.pool.terminate();
+      rt.pool = null;
+      rt.info.threads = 1;
+    }
+  }
+}
+
+/** A pool whose worker died: end it, fall back to one thread, and say so (in the error and in buildInfo().note). */
+export function checkPool(rt: Runtime, fn: string): void {
+  const why = rt.pool?.failed;
+  if (why === undefined) return;
+  rt.pool!.terminate();
+  rt.pool = null;
+  rt.info.threads = 1;
+  const note = `threads: ${why}; fell back to 1 thread (call init({ threads }) to start them again)`;
+  setNote(rt, `${why}; fell back to 1 thread (call init({ threads }) to start them again)`);
+  throw new Error(`${fn}: ${note}. This call did not run; later calls run on 1 thread.`);
+}
+
 /** Loads the kernels (once; later calls return the same promise). Resolves to the running build's info. */
 export function initWith(dflt: DefaultSource, opts?: InitOptions | WasmSource): Promise<BuildInfo> {
   const o = checkInitOptions("init", opts);
   const build = o.build ?? chooseBuild(o.relaxedSimd ?? false);
-  if (o.source === undefined) {
+  const want = o.threads ?? 1;
+  if (o.source === undefined && want === 1) {
     const have = loaded.get(build);
     if (have) {
       // The last call decides: a load still under way for another build must not take over.
       current = have;
       pending = null;
-      pendingBuild = null;
-      return Promise.resolve(have.info);
+      pendingKey = null;
+      setNote(have, undefined);
+      return Promise.resolve({ ...have.info });
     }
-    if (pending && pendingBuild === build) return pending.then((r) => r.info);
   }
-  pendingBuild = build;
-  const p = (async () => {
-    const memory = newMemory();
-    let src = await resolveSource(o.source ?? dflt(build));
-    if (isResponse(src)) {
-      if (!src.ok) throw new Error(`init: fetching the kernels failed: HTTP ${src.status} ${src.statusText} for ${src.url}`);
-      src = await src.arrayBuffer();
+  const key = `${build}:${String(want)}`;
+  if (o.source === undefined && pending && pendingKey === key) return pending.then((r) => ({ ...r.info }));
+  pendingKey = key;
+  const p = (async (): Promise<Runtime> => {
+    let n = want === "auto" ? Math.min(8, await reportedCoresLazy()) : want;
+    let why: string | undefined;
+    if (n > 1) {
+      why = build === "scalar" ? "the scalar build (no SIMD) has no threads variant" : await threadsUnsupportedLazy();
+      if (why) n = 1;
     }
-    const exports = await instantiate(src as WebAssembly.Module | BufferSource, imports(memory));
-    return makeRuntime(exports, memory, build);
+    if (n > 1) {
+      // Threads: the build's shared-memory variant (one per build, its pool resized by each init).
+      const have = o.source === undefined ? loaded.get(`${build}+threads`) : undefined;
+      if (have) {
+        await setThreads(have, n, why);
+        return have;
+      }
+      const src = await bytesOrModule(o.source ?? dflt(build, true));
+      let rt: Runtime | null = null;
+      try {
+        rt = await loadShared(src, build);
+      } catch (e) {
+        if (o.source === undefined) throw e;
+        why = `the given source is not a threads build (${(e as Error).message}); running on 1 thread`;
+      }
+      if (rt) {
+        await setThreads(rt, n, why);
+        loaded.set(`${build}+threads`, rt);
+        return rt;
+      }
+    }
+    const have = o.source === undefined ? loaded.get(build) : undefined;
+    if (have) {
+      setNote(have, why);
+      return have;
+    }
+    const memory = newMemory();
+    const src = await bytesOrModule(o.source ?? dflt(build, false));
+    const exports = await instantiate(src, imports(memory));
+    const rt = makeRuntime(exports, memory, build);
+    setNote(rt, why);
+    loaded.set(build, rt);
+    return rt;
   })();
   pending = p;
   return p.then(
-    (r) => { loaded.set(build, r); if (pending === p) { current = r; pending = null; } return r.info; },
-    (e) => { if (pending === p) pending = null; throw e; },
+    (r) => { if (pending === p) { current = r; pending = null; pendingKey = null; } return { ...r.info }; },
+    (e) => { if (pending === p) { pending = null; pendingKey = null; } throw e; },
   );
+}
+
+async function reportedCoresLazy(): Promise<number> {
+  return (await import("./pool.js")).reportedCores();
+}
+
+async function threadsUnsupportedLazy(): Promise<string | undefined> {
+  return (await import("./pool.js")).threadsUnsupported();
 }
 
 /** Synchronous init over bytes or a compiled Module. */
 export function initSyncWith(dflt: DefaultSource, opts?: InitOptions | WasmSource): BuildInfo {
   const o = checkInitOptions("initSync", opts);
   const build = o.build ?? chooseBuild(o.relaxedSimd ?? false);
+  if (o.threads !== undefined && o.threads !== 1) {
+    // Workers start asynchronously: initSync can only switch back to threads init() started.
+    const have = o.source === undefined ? loaded.get(`${build}+threads`) : undefined;
+    if (have && have.pool && !have.pool.failed && (o.threads === "auto" || have.pool.threads === o.threads)) {
+      current = have; pending = null; pendingKey = null;
+      return { ...have.info };
+    }
+    throw new TypeError(`initSync: options.threads ${describe(o.threads)} needs workers, which start asynchronously; use \`await init({ threads })\` (afterwards initSync may switch back to them)`);
+  }
   const have = o.source === undefined ? loaded.get(build) : undefined;
-  if (have) { current = have; pending = null; pendingBuild = null; return have.info; }
-  const src = o.source ?? dflt(build);
+  if (have) { current = have; pending = null; pendingKey = null; return { ...have.info }; }
+  const src = o.source ?? dflt(build, false);
   if (!(src instanceof WebAssembly.Module || src instanceof ArrayBuffer || ArrayBuffer.isView(src))) {
     throw new TypeError(`initSync: source must be a WebAssembly.Module, an ArrayBuffer or a typed array; got ${describe(src)} (use init() for URLs, Responses and promises)`);
   }
@@ -220,8 +373,8 @@ export function initSyncWith(dflt: DefaultSource, opts?: InitOptions | WasmSourc
   current = makeRuntime(exports, memory, build);
   loaded.set(build, current);
   pending = null;
-  pendingBuild = null;
-  return current.info;
+  pendingKey = null;
+  return { ...current.info };
 }
 
 /** The loaded runtime, or a clear error naming the caller. */

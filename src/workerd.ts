@@ -15,7 +15,7 @@ const imported = (build: BuildName): WasmSource => MODULES[build];
 /**
  * Loads the kernels. Idempotent: later calls return the running build. With no source it
  * instantiates the `.wasm` imported as a module (compiled by the runtime when the worker loads).
- * @param options `{ build?, source? }`, or a source directly: a `WebAssembly.Module`, bytes, a `Response` or a URL.
+ * @param options `{ build?, relaxedSimd?, threads?, source? }` (workerd has no workers: threads is always 1), or a source directly: a `WebAssembly.Module`, bytes, a `Response` or a URL.
  */
 export function init(options?: InitOptions | WasmSource): Promise<BuildInfo> {
   return initWith(imported, options);

@@ -42,17 +42,21 @@ export function broadcastIndex(idx: number[], shape: readonly number[], target: 
   return off;
 }
 
+/** A causal mask: true = "bottom-right" (j ≤ i + S − L), "top-left" (j ≤ i); false/undefined: none. */
+export type RefCausal = boolean | "top-left" | "bottom-right";
+
 export interface RefMask { data: ArrayLike<number>; shape: readonly number[]; bool: boolean; padding?: boolean }
 
 /**
  * softmax(Q·Kᵀ·scale + masks)·V for q [nb, L, E], k [nb, S, E], v [nb, S, Ev] (batch flattened to nb,
  * `batch` gives its dims for mask broadcasting over [...batch, L, S]). Boolean masks: 1 = may attend
- * (padding: 1 = ignored); additive masks are added. causal: j ≤ i + S − L.
+ * (padding: 1 = ignored); additive masks are added. causal: true or "bottom-right" j ≤ i + S − L,
+ * "top-left" j ≤ i.
  * Rows with nothing to attend to are zeros. Returns output [nb, L, Ev] and weights [nb, L, S].
  */
 export function refAttention(
   q: Arr, k: Arr, v: Arr, batch: readonly number[], L: number, S: number, E: number, Ev: number,
-  opts: { scale?: number; causal?: boolean; masks?: RefMask[] } = {},
+  opts: { scale?: number; causal?: RefCausal; masks?: RefMask[] } = {},
 ): { out: Float64Array; w: Float64Array } {
   const nb = batch.reduce((a, b) => a * b, 1);
   const scale = opts.scale ?? 1 / Math.sqrt(E);
@@ -71,7 +75,7 @@ export function refAttention(
           const mv = m.data[broadcastIndex([...bidx, i, j], m.shape, target)];
           if (m.bool) { if ((mv !== 0) === !!m.padding) x = -Infinity; } else x += mv;
         }
-        if (opts.causal && j > i + S - L) x = -Infinity;
+        if (opts.causal === "top-left" ? j > i : opts.causal && j > i + S - L) x = -Infinity;
         s[j] = x;
       }
       const p = refSoftmax(s, S);
@@ -107,7 +111,7 @@ export interface RefMhaWeights { Wq: Arr; Wk: Arr; Wv: Arr; Wo: Arr; bq?: Arr; b
  */
 export function refMha(
   xq: Arr, xk: Arr, xv: Arr, B: number, L: number, S: number, E: number, H: number, Hkv: number, kdim: number, vdim: number,
-  w: RefMhaWeights, opts: { causal?: boolean; masks?: RefMask[] } = {},
+  w: RefMhaWeights, opts: { causal?: RefCausal; masks?: RefMask[] } = {},
 ): { out: Float64Array; w: Float64Array } {
   const Dh = E / H, Ekv = Hkv * Dh;
   const q = refLinear(xq, B * L, E, w.Wq, E, w.bq);

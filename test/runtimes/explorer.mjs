@@ -1,5 +1,5 @@
-// The attention explorer (examples/attention-explorer/) in real headless Chromium: @sparticuz/chromium
-// (the binary comes with npm install) driven by playwright-core with minimal flags. The page is served
+// The attention explorer (examples/attention-explorer/) in real headless Chromium: launchChromium()
+// of chromium.mjs (CHROMIUM_PATH, else @sparticuz/chromium's binary; minimal flags). The page is served
 // from the repository (it imports ../../dist/index.js) by a node:http server on 127.0.0.1 that sends
 // COOP/COEP, so the page is cross-origin isolated as a threaded build needs. The run types a sentence,
 // checks one heatmap panel per head with L×L cells and one for the mean, that the causal and padding
@@ -10,8 +10,8 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { extname, join, normalize, sep } from "node:path";
 import { pathToFileURL } from "node:url";
+import { launchChromium } from "./chromium.mjs";
 
-const ARGS = ["--no-sandbox", "--no-zygote", "--use-angle=swiftshader", "--in-process-gpu"];
 const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript", ".json": "application/json", ".wasm": "application/wasm", ".png": "image/png" };
 const SENTENCE = "Attention is all you need, they said.";   // 9 tokens: 7 words, "," and "."
 const TOKENS = 9;
@@ -50,9 +50,8 @@ export async function runExplorer({ root, tally, screenshot = join(root, "exampl
   let browser, server;
   const errors = [];
   try {
-    const [{ default: sparticuz }, { chromium }] = await Promise.all([import("@sparticuz/chromium"), import("playwright-core")]);
     server = await isolatedServer(root);
-    browser = await chromium.launch({ executablePath: await sparticuz.executablePath(), args: ARGS, headless: true, timeout: 60_000 });
+    browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on("pageerror", (e) => errors.push(e.message));
     page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
@@ -148,10 +147,11 @@ export async function runExplorer({ root, tally, screenshot = join(root, "exampl
       header: [...document.querySelectorAll("#bench-table th")].map((t) => t.textContent),
       rows: [...document.querySelectorAll("#bench-table tr")].slice(1).map((tr) => [...tr.children].map((td) => ({ text: td.textContent, gflops: td.dataset.gflops ?? null }))),
       status: document.getElementById("bench-status").textContent,
+      threads: crossOriginIsolated && navigator.hardwareConcurrency > 1,
       relaxed: WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 19, 1, 17, 0, 65, 0, 253, 15, 65, 0, 253, 15, 65, 0, 253, 15, 253, 133, 2, 11])),
     }));
     const cells = bench.rows.flatMap((r) => r.slice(1));
-    const wantImpls = bench.relaxed ? 3 : 2;   // SIMD, relaxed where it validates, plain JavaScript
+    const wantImpls = 2 + bench.relaxed + bench.threads;   // SIMD, relaxed where it validates, threads where isolated with > 1 core, plain JavaScript
     tally.check(name(`benchmark: 3 cases × ${wantImpls} implementations, each a finite GFLOP/s > 0`),
       bench.rows.length === 3 && bench.rows.every((r) => r.length === 1 + wantImpls) && cells.every((c) => c.gflops !== null && Number.isFinite(+c.gflops) && +c.gflops > 0),
       `${Math.round((performance.now() - t0) / 1000)} s; ${bench.header.join(" | ")}; ${bench.rows.map((r) => r.map((c) => c.text).join(" | ")).join(" / ")}`);

@@ -9,7 +9,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } fro
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadBuilds, wasmFile } from "./builds.mjs";
-import { CHROMIUM, runChromium } from "./chromium.mjs";
+import { chromiumPath, runChromium } from "./chromium.mjs";
 import { runExplorer } from "./explorer.mjs";
 import { makeConsumer, packChecks } from "./pack.mjs";
 import { Tally, findBinary, parseTagged, run, tail } from "./util.mjs";
@@ -97,7 +97,8 @@ export async function runRuntimes({ root }) {
   for (const [name, scope, rel] of [["deno", "@deno", "deno"], ["bun", "@oven", "bin/bun"], ["workerd", "@cloudflare", "bin/workerd"]]) {
     try { bins[name] = findBinary(name, candidates(root, name, scope, rel)); } catch (e) { tally.check(`${name}: installed and runs`, false, e.message); }
   }
-  if (!existsSync(CHROMIUM)) tally.check("chromium: installed", false, `${CHROMIUM} not found: apt-get update && apt-get install -y chromium (or set CHROMIUM_PATH)`);
+  let chromium = null;   // CHROMIUM_PATH, else @sparticuz/chromium's binary (unpacked on the first run)
+  try { chromium = await timed("chromium path", chromiumPath); } catch (e) { tally.check("chromium: CHROMIUM_PATH or the @sparticuz/chromium binary", false, e.message); }
   console.log(`  runtimes: node ${process.version}, ${Object.entries(bins).map(([n, b]) => `${n} ${b.version}`).join(", ")}`);
 
   let consumer;
@@ -138,10 +139,10 @@ export async function runRuntimes({ root }) {
     const printed = (r) => (r.code === 0 ? r.stdout.trim() : `exit ${r.code ?? r.signal}: ${tail(r.stderr)}`);
     const examples = { node: printed(nodeEx) };   // only those whose runtime is there (a missing one failed above)
     if (denoEx) examples.deno = printed(denoEx);
-    if (existsSync(CHROMIUM)) {
+    if (chromium) {
       try {
         const c = await timed("chromium", () => runChromium(root, dir, builds));
-        console.log(`  chromium ${c.version}`);
+        console.log(`  chromium ${c.version} (${chromium})`);
         runs.push(["chromium-embedded", c.embedded], ["chromium-url", c.url]);
         const expect = builds.map((b) => `/www/${wasmFile(b).replace(/\.wasm$/, "")}-`);   // esbuild's [name]-[hash]
         const fetched = c.url.fetched ?? [];

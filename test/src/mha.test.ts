@@ -1145,7 +1145,7 @@ const ERRORS: ErrCase[] = [
       ["forward: attnMask data length ≠ shape", fX(qX(), kX(), vX(), { attnMask: { data: new Float32Array(11), shape: [3, 4] } }), RangeError, [F, "options.attnMask.data must have length 3·4 = 12 for shape [3, 4]; got 11"]],
       ["forward: attnMask Int8Array", fX(qX(), kX(), vX(), { attnMask: { data: new Int8Array(12), shape: [3, 4] } }), TypeError, [F, "options.attnMask.data must be a Uint8Array (boolean, 1 = may attend) or a Float32Array (additive); got an Int8Array(12)"]],
       ["forward: attnMask shape not an array", fX(qX(), kX(), vX(), { attnMask: { data: new Uint8Array(12), shape: "3x4" } }), TypeError, [F, "options.attnMask.shape must be an array of non-negative integers; got \"3x4\""]],
-      ["forward: causal not a boolean", fP(qP(), undefined, undefined, { causal: 1 }), TypeError, [F, "options.causal must be a boolean; got 1"]],
+      ["forward: causal not a boolean or an alignment", fP(qP(), undefined, undefined, { causal: 1 }), TypeError, [F, 'options.causal must be a boolean, "top-left" or "bottom-right"; got 1']],
       ["forward: needWeights not a boolean", fP(qP(), undefined, undefined, { needWeights: "yes" }), TypeError, [F, 'options.needWeights must be a boolean; got "yes"']],
       ["forward: averageWeights not a boolean", fP(qP(), undefined, undefined, { needWeights: true, averageWeights: 0 }), TypeError, [F, "options.averageWeights must be a boolean; got 0"]],
       ["forward: cache not a KVCache", fP(qP(), undefined, undefined, { cache: { length: 0 } }), TypeError, [F, "options.cache must be a KVCache from createCache(); got an object"]],

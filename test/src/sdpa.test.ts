@@ -425,7 +425,7 @@ errorTest("options.mask of higher rank than [...batch, L, S] ([1, 3, 5] vs [3, 5
   /options\.mask\.shape must broadcast to \[\.\.\.batch, L, S\] = \[3, 5\]; got \[1, 3, 5\]/);
 errorTest("options.mask [S, L] transposed ([5, 3] vs [3, 5])", withMask({ data: new Uint8Array(15), shape: [5, 3] }), RangeError,
   /options\.mask\.shape must broadcast to \[\.\.\.batch, L, S\] = \[3, 5\]; got \[5, 3\]/);
-errorTest("options.causal not a boolean (1)", () => sdpa(Q(), K(), V(), { causal: 1 as never }), TypeError, /options\.causal must be a boolean; got 1/);
+errorTest("options.causal not a boolean or an alignment (1)", () => sdpa(Q(), K(), V(), { causal: 1 as never }), TypeError, /options\.causal must be a boolean, "top-left" or "bottom-right"; got 1/);
 errorTest("options.returnWeights not a boolean (\"yes\")", () => sdpa(Q(), K(), V(), { returnWeights: "yes" as never }), TypeError,
   /options\.returnWeights must be a boolean; got "yes"/);
 errorTest("options.scale not a number (\"2\")", () => sdpa(Q(), K(), V(), { scale: "2" as never }), TypeError, /options\.scale must be a number; got "2"/);
