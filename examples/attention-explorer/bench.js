@@ -7,13 +7,15 @@ import { MultiHeadAttention, init, matmul } from "wasm-attention";
 import * as plain from "./plain.js";
 
 /**
- * The kernel builds compared, in order. `init` is what `init()` gets; `requires` names the
- * features() it needs. A new build (the threaded one, when it lands) is one more entry, e.g.
- * { id: "threads", label: "wasm SIMD, threads", init: { build: "simd", threads: navigator.hardwareConcurrency }, requires: ["simd", "threads"] }.
+ * The kernel builds compared, in order: `init` is what init() gets, `requires` the features() it
+ * needs, `minThreads` the threads init() must have started (else the build is reported as failed,
+ * with buildInfo().note). Another build is one more entry.
  */
+const cores = navigator.hardwareConcurrency ?? 1;
 export const BUILDS = [
   { id: "simd", label: "wasm SIMD (default)", init: { build: "simd" }, requires: ["simd"] },
   { id: "relaxed", label: "wasm relaxed SIMD", init: { build: "relaxed" }, requires: ["relaxedSimd"] },
+  { id: "threads", label: `wasm SIMD, ${Math.min(8, cores)} threads`, init: { build: "simd", threads: "auto" }, requires: ["simd", "threads", "multicore"], minThreads: 2 },
 ];
 
 // WebAssembly feature probes (the same bytes as src/wasm.ts): i8x16.splat; f32x4.relaxed_madd.
@@ -31,6 +33,7 @@ export function features() {
     threads: typeof SharedArrayBuffer === "function" && globalThis.crossOriginIsolated === true,
     crossOriginIsolated: globalThis.crossOriginIsolated === true,
     cores: navigator.hardwareConcurrency ?? null,
+    multicore: cores > 1,
   };
 }
 
@@ -46,6 +49,12 @@ function seeded(seed, n) {   // mulberry32, uniform in [−1, 1)
   return out;
 }
 
+/** init() for a build; throws when it runs on fewer threads than the build is about. */
+async function start(build) {
+  const info = await init(build.init);
+  if (build.minThreads && info.threads < build.minThreads) throw new Error(`init gave ${info.threads} thread(s): ${info.note ?? "no reason given"}`);
+}
+
 const E = 512, H = 8;
 /** Each case: its FLOP count, a plain-JS run, and for a build an async prepare() giving { before, run, dispose }. */
 export const CASES = [128, 512].map((L) => ({
@@ -56,7 +65,7 @@ export const CASES = [128, 512].map((L) => ({
     return { x, tensor: { data: x, shape: [1, L, E] } };
   },
   async wasm(build, s) {
-    await init(build.init);
+    await start(build);
     const mha = new MultiHeadAttention({ embedDim: E, numHeads: H, seed: 1 });   // keeps the build it was made with
     s.sd ??= mha.stateDict();
     return { before: () => {}, run: () => mha.forward(s.tensor).output.data, dispose: () => mha.dispose() };
@@ -70,7 +79,7 @@ export const CASES = [128, 512].map((L) => ({
     return { a, b, ta: { data: a, shape: [512, 512] }, tb: { data: b, shape: [512, 512] } };
   },
   async wasm(build, s) {
-    await init(build.init);
+    await start(build);
     // matmul runs on the current build: switch to it before every sample (outside the timing)
     return { before: () => init(build.init), run: () => matmul(s.ta, s.tb).data, dispose: () => {} };
   },
