@@ -9,6 +9,7 @@ export type { SoftmaxOptions } from "./softmax.js";
 export { scaledDotProductAttention } from "./sdpa.js";
 export type { SdpaOptions, SdpaResult } from "./sdpa.js";
 export type { Tensor, Mask } from "./validate.js";
+export { attentionHeatmap, type ColormapName, type HeatmapOptions } from "./heatmap.js";
 export { MultiHeadAttention } from "./mha.js";
 export { KVCache } from "./kv-cache.js";
 export type { MultiHeadAttentionConfig, MultiHeadAttentionWeights, MultiHeadAttentionOptions, MultiHeadAttentionResult } from "./mha.js";

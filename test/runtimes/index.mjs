@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadBuilds, wasmFile } from "./builds.mjs";
 import { chromiumPath, runChromium } from "./chromium.mjs";
+import { runExplorer } from "./explorer.mjs";
 import { makeConsumer, packChecks } from "./pack.mjs";
 import { Tally, findBinary, parseTagged, run, tail } from "./util.mjs";
 import { bundleWorker, withWorkerd } from "./workerd.mjs";
@@ -182,6 +183,9 @@ export async function runRuntimes({ root }) {
         examples.browser = c.example;
       } catch (e) { tally.check("chromium: launch and run the pages", false, e.message); }
     }
+
+    // 2b. the attention explorer page (examples/attention-explorer/, from the repository's dist/)
+    await timed("explorer", () => runExplorer({ root, tally }));
 
     // 3. workerd: the suite with the .wasm imported as modules; the cloudflare-worker example
     if (bins.workerd) {
