@@ -40,7 +40,15 @@ const opts = parseArgs(process.argv.slice(2));
 const quick = opts.quick;
 const builds: BuildName[] = detectFeatures().relaxedSimd ? ["simd", "relaxed"] : ["simd"];
 for (const b of builds) await init({ build: b });
-const peers = await loadPeers();
+// The thread axis: ours on THREADS threads ("wasm-attention ×2") beside one thread on the attention
+// rows. onnxruntime-web reads its thread count once per process, so its ×2 column comes from a second
+// process (this script with WASM_ATTENTION_ORT_THREADS=2, started at the end of a full run) in which
+// ours runs on 1 and 2 threads again: every ratio is still between columns of one process.
+const THREADS = 2;
+const threaded = (await init({ build: "simd", threads: THREADS })).threads === THREADS;
+const ORT_THREADS = Number(process.env.WASM_ATTENTION_ORT_THREADS ?? 1);
+initSync({ build: "simd" });
+const peers = await loadPeers(ORT_THREADS > 1 ? ["onnxruntime-web"] : undefined);
 const peer = (name: string): Peer | undefined => peers.find((p) => p.name === name);
 // tfjs-wasm's textbook MHA graph as a second tfjs column on the MHA rows: batched matMuls over all heads
 // for Q·Kᵀ and P·V (tfjs-backend-wasm runs those in its scalar loop, not XNNPACK). The "tfjs-wasm" peer
@@ -82,6 +90,19 @@ function ours(setup: (build: BuildName) => Runner | Promise<Runner>): Impl[] {
   }));
 }
 
+/** Ours on THREADS threads (the default build): the runner switches to those workers first. */
+function oursThreaded(setup: (build: BuildName) => Runner | Promise<Runner>): Impl[] {
+  if (!threaded) return [];
+  return [{
+    name: `wasm-attention ×${THREADS}`,
+    setup: async () => {
+      initSync({ build: "simd", threads: THREADS });
+      const run = await setup("simd");
+      return () => { initSync({ build: "simd", threads: THREADS }); return run(); };
+    },
+  }];
+}
+
 function peerImpls(op: keyof Peer, make: (p: Peer) => Promise<Runner> | undefined, plainMaxWork = Infinity, work = 0): Impl[] {
   const out: Impl[] = [];
   for (const p of peers) {
@@ -101,7 +122,7 @@ function peerImpls(op: keyof Peer, make: (p: Peer) => Promise<Runner> | undefine
 const TOL_OURS = 1e-5;
 const TOL_PEERS = 2e-5;
 const oursTolerances = (names: string[]): Record<string, number> => Object.fromEntries(names.map((n) => [n, TOL_OURS]));
-const OURS_NAMES = ["wasm-attention", "wasm-attention relaxed", "wasm-attention into out"];
+const OURS_NAMES = ["wasm-attention", "wasm-attention relaxed", "wasm-attention into out", `wasm-attention ×${THREADS}`];
 /** The referee of a case: its float64 reference, ours held to TOL_OURS, peers to TOL_PEERS. */
 const referee = (reference: BenchCase["reference"]): Pick<BenchCase, "reference" | "tolerance" | "tolerances"> =>
   ({ reference, tolerance: TOL_PEERS, tolerances: oursTolerances(OURS_NAMES) });
@@ -143,6 +164,7 @@ for (const L of Ls) {
       suite: "sdpa", name: `sdpa f32 B=1 H=${H} L=${L} S=${L} D=${D}${causal ? " causal" : ""}`, x: L, series: causal ? "causal" : undefined,
       flops: 2 * H * L * L * (D + D), ...referee(() => referenceSdpa(q, k, v, { causal })),
       impls: [...ours(() => () => scaledDotProductAttention(q, k, v, { causal }).output.data),
+        ...(L >= 512 ? oursThreaded(() => () => scaledDotProductAttention(q, k, v, { causal }).output.data) : []),
         ...peerImpls("sdpa", (p) => p.sdpa!(q, k, v, { causal }), 2 ** 26, H * L * L * D)],
     });
   }
@@ -158,11 +180,11 @@ for (const [L, E, Hh] of mhaShapes) {
     suite: "mha", name: `mha f32 B=1 L=${L} E=${E} H=${Hh}${bert ? " (BERT-base)" : ""}`, x: bert ? undefined : L,
     flops: 8 * L * E * E + 4 * L * L * E, ...referee(() => referenceMha(x, w, Hh)),
     impls: [
-      ...ours(() => {
+      ...[ours, oursThreaded].flatMap((o) => o(() => {
         const m = new MultiHeadAttention({ embedDim: E, numHeads: Hh });
         m.loadWeights(w);
         return () => m.forward(x).output.data;
-      }),
+      })),
       ...peerImpls("mha", (p) => p.mha!(x, w, Hh, { causal: false }), 2 ** 27, L * E * E),
       ...(tfjsBatched ? [{ name: tfjsBatched.name, setup: () => tfjsBatched.mha!(x, w, Hh, { causal: false }) }] : []),
     ],
@@ -193,13 +215,13 @@ for (const [L, E, Hh] of mhaShapes) {
   cases.push({
     suite: "decode", name: `decode f32 1 token, cache P=${P} resident, E=${E} H=${Hh}`, flops, ...check,
     impls: [
-      ...ours(() => {
+      ...[ours, oursThreaded].flatMap((o) => o(() => {
         const m = new MultiHeadAttention({ embedDim: E, numHeads: Hh });
         m.loadWeights(w);
         const cache = m.createCache({ maxLength: P + 1 });
         m.forward(prefix, undefined, undefined, { cache });
         return () => { cache.truncate(P); return m.forward(x, undefined, undefined, { cache }).output.data; };
-      }),
+      })),
       ...peersDecode(),
     ],
   });
@@ -314,6 +336,20 @@ function summary(rs: BenchResult[], c: ColdStart | null): Target[] {
     row(resident ? "decode step, cache resident: ≤ 0.4× onnxruntime-web's time" : "decode step, past K/V passed in like the peers: reported, not a target",
       `${(md / mo).toFixed(2)}× (${md.toFixed(3)} vs ${mo.toFixed(3)} ms${load(dec)})`, resident ? md / mo <= 0.4 : undefined);
   }
+  // Threads (issue 16): ours on THREADS threads against ours on one, and (in the thread-axis process)
+  // against onnxruntime-web on as many threads.
+  const x2 = `wasm-attention ×${THREADS}`, ortX = `onnxruntime-web ×${ORT_THREADS}`;
+  for (const r of rs.filter((r) => r.suite === "mha" || r.suite === "sdpa" || (r.suite === "decode" && r.name.includes("resident")))) {
+    const one = med(r, "wasm-attention"), two = med(r, x2), ortN = med(r, ortX);
+    if (one === undefined || two === undefined) continue;
+    const L = r.x ?? (r.name.includes("BERT") ? 128 : undefined);
+    const min = r.suite === "decode" ? undefined : r.suite === "sdpa" ? (r.x === 1024 || r.name.endsWith("causal") ? 1.8 : undefined)
+      : L === undefined ? undefined : L >= 512 ? 1.8 : L === 128 ? 1.6 : undefined;
+    if (r.suite === "decode") row(`${r.name}: ${x2} not slower than 1 thread (≤ 1.02× its time)`, `${(two / one).toFixed(3)}× the time (${two.toFixed(3)} vs ${one.toFixed(3)} ms${load(r)})`, two / one <= 1.02);
+    else row(`${r.name}: ${x2} ${min === undefined ? "vs 1 thread: reported, not a target" : `≥ ${min}× 1 thread`}`, `${(one / two).toFixed(2)}×`, min === undefined ? undefined : one / two >= min);
+    if (ortN !== undefined && r.suite === "mha" && (L === 128 || L === 512 || L === 1024)) row(`${r.name}: ${x2} ≥ 1.5× ${ortX}`, `${(ortN / two).toFixed(2)}×`, ortN / two >= 1.5);
+    else if (ortN !== undefined) row(`${r.name}: ${x2} vs ${ortX}: reported, not a target`, `${(ortN / two).toFixed(2)}×`, undefined);
+  }
   for (const r of rs.filter((r) => r.suite === "long-context")) {
     const p = r.extra?.["peak MiB beyond inputs+output"];
     if (typeof p === "number") row(`${r.name}: < 64 MiB beyond inputs and output`, `${p} MiB`, p < 64);
@@ -323,6 +359,17 @@ function summary(rs: BenchResult[], c: ColdStart | null): Target[] {
     row(".wasm sizes", Object.entries(c.sizes).map(([f, n]) => `${f} ${(n / 1024).toFixed(1)} KB`).join(", "), undefined);
   }
   return out;
+}
+
+// The thread axis: after a full run, onnxruntime-web on THREADS threads, in a process of its own (it
+// fixes its thread count at its first session), beside ours on 1 and THREADS threads again.
+if (!quick && ORT_THREADS === 1 && threaded && opts.filter.length === 0) {
+  console.log(`\n# thread axis: onnxruntime-web ×${THREADS} in a second process (results in ${join(opts.outDir, "threads")})`);
+  const words = ["mha f32", "decode f32 1 token, cache", `sdpa f32 B=1 H=${H} L=1024 S=1024 D=${D}`, `sdpa f32 B=1 H=${H} L=2048 S=2048 D=${D} causal`];
+  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), "--out", join(opts.outDir, "threads"), ...words], {
+    stdio: "inherit", env: { ...process.env, WASM_ATTENTION_BENCH_CHILD: "1", WASM_ATTENTION_ORT_THREADS: String(THREADS) },
+  });
+  if (r.status !== 0) { console.error(`bench: the thread-axis process failed (exit ${r.status ?? r.signal})`); process.exitCode = 1; }
 }
 
 // The referee's verdict: a mismatch anywhere, or ours failing to run, fails the run (CI runs --quick).

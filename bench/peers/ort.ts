@@ -55,7 +55,9 @@ const OPSETS_23 = { '': 23, 'com.microsoft': 1 };   // ai.onnx Attention needs o
 
 export async function createOrtPeer(options: OrtPeerOptions = {}): Promise<Peer> {
   const cfg = { ...ORT_DEFAULTS, ...options };
-  ort.env.wasm.numThreads = 1;
+  // One thread, or WASM_ATTENTION_ORT_THREADS (the bench's thread-axis process): ORT reads it once, at the first session.
+  const threads = Number(process.env.WASM_ATTENTION_ORT_THREADS ?? 1);
+  ort.env.wasm.numThreads = threads;
   const sessions: ort.InferenceSession[] = [];
   await smokeTest();   // instantiate the .wasm now, so that a peer that cannot load fails in loadPeers()
 
@@ -70,7 +72,7 @@ export async function createOrtPeer(options: OrtPeerOptions = {}): Promise<Peer>
   }
 
   return {
-    name: cfg.name ?? 'onnxruntime-web',
+    name: cfg.name ?? (threads > 1 ? `onnxruntime-web ×${threads}` : 'onnxruntime-web'),
 
     async matmul(a, b) {
       const g = new Graph();
