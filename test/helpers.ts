@@ -24,8 +24,9 @@ export function randBytes(rand: () => number, n: number, pOne = 0.7): Uint8Array
 }
 
 /**
- * |got − ref| ≤ rtol · max(1, max|ref|) elementwise (tolerance relative to the output's scale),
- * NaN only where ref is NaN. On failure prints the first mismatches and maxdiff.
+ * |got − ref| ≤ rtol · max(1, max|ref|) elementwise over the whole array, NaN only where ref is NaN. On
+ * failure prints the first mismatches and maxdiff. The floor of 1 makes it an absolute check for values
+ * below 1: it is for matmul results; weights, softmax and attention outputs use assertRowsClose.
  */
 export function assertClose(got: ArrayLike<number>, ref: ArrayLike<number>, rtol: number, what: string): void {
   assert.is(got.length, ref.length, `${what}: length`);
@@ -43,6 +44,59 @@ export function assertClose(got: ArrayLike<number>, ref: ArrayLike<number>, rtol
     if (!ok && Number.isNaN(g) && !Number.isNaN(r)) maxdiff = Infinity;
   }
   if (bad.length) assert.unreachable(`${what}: mismatch (tol ${tol.toExponential(2)}, maxdiff ${maxdiff.toExponential(3)}): ${bad.join(", ")}`);
+}
+
+// WASM_ATTENTION_TOL_LOG=<file>: every assertRowsClose appends "worst<TAB>rtol<TAB>what" to it (to measure margins).
+const LOG_FILE = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.WASM_ATTENTION_TOL_LOG;
+const appendLog = LOG_FILE ? (await import("node:fs")).appendFileSync : undefined;
+
+/**
+ * Row by row: got and ref are [rows, cols] row-major (cols ≥ 1), and in row r every element has
+ * |got − ref| ≤ rtol · scale_r, where scale_r = max |ref| over the row's finite values. So 1e-5 means
+ * 1e-5 of each row's own size: a softmax or weights row near 1/S is held to 1e-5 of 1/S, not of 1.
+ * For sums whose terms may cancel (attention outputs), pass `mag`, the size each element is summed from
+ * (refAttention's and refMha's mag): then scale_r = max mag over the row (finite values), the scale
+ * that bounds the rounding error. A row whose scale is 0 (all zeros: nothing to attend to) must be
+ * exactly 0; NaN only where ref is NaN, ±Infinity only where ref has it. On failure prints the worst
+ * rows. Returns the largest |got − ref| / scale_r seen.
+ */
+export function assertRowsClose(
+  got: ArrayLike<number>, ref: ArrayLike<number>, cols: number, rtol: number, what: string, mag?: ArrayLike<number>,
+): number {
+  assert.is(got.length, ref.length, `${what}: length`);
+  if (ref.length === 0) return 0;
+  if (!(cols >= 1) || ref.length % cols !== 0) assert.unreachable(`${what}: ${ref.length} values are not rows of ${cols}`);
+  const rows = ref.length / cols;
+  if (mag && mag.length !== ref.length) assert.unreachable(`${what}: ${mag.length} magnitudes for ${ref.length} values`);
+  const size = mag ?? ref;
+  let worst = 0;
+  const bad: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    let scale = 0;
+    for (let j = 0; j < cols; j++) { const x = size[r * cols + j]; if (Number.isFinite(x)) scale = Math.max(scale, Math.abs(x)); }
+    const tol = rtol * scale;
+    let rowWorst = 0, first = -1;
+    for (let j = 0; j < cols; j++) {
+      const i = r * cols + j, g = got[i], x = ref[i];
+      let ok: boolean;
+      if (Number.isNaN(x)) ok = Number.isNaN(g);
+      else if (!Number.isFinite(x)) ok = g === x;
+      else {
+        const d = Math.abs(g - x);
+        ok = d <= tol;   // false for NaN
+        const rel = Number.isNaN(d) ? Infinity : d === 0 ? 0 : scale === 0 ? Infinity : d / scale;
+        rowWorst = Math.max(rowWorst, rel);
+      }
+      if (!ok && first < 0) first = j;
+    }
+    worst = Math.max(worst, rowWorst);
+    if (first >= 0 && bad.length < 5) {
+      bad.push(`row ${r} (scale ${scale.toExponential(2)}, worst ${rowWorst.toExponential(2)} of it): [${r * cols + first}] got ${got[r * cols + first]} want ${ref[r * cols + first]}`);
+    } else if (first >= 0 && bad.length === 5) bad.push("…");
+  }
+  if (bad.length) assert.unreachable(`${what}: mismatch (rtol ${rtol.toExponential(1)} of each row's scale, worst ${worst.toExponential(3)}): ${bad.join("; ")}`);
+  if (appendLog) appendLog(LOG_FILE!, `${worst.toExponential(3)}\t${rtol}\t${what}\n`);
+  return worst;
 }
 
 /** The dims every kernel loop is exercised with: named from the tiles (MR = 5 rows, NR = 8 columns, f32x4). */

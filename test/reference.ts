@@ -52,15 +52,19 @@ export interface RefMask { data: ArrayLike<number>; shape: readonly number[]; bo
  * `batch` gives its dims for mask broadcasting over [...batch, L, S]). Boolean masks: 1 = may attend
  * (padding: 1 = ignored); additive masks are added. causal: true or "bottom-right" j ≤ i + S − L,
  * "top-left" j ≤ i.
- * Rows with nothing to attend to are zeros. Returns output [nb, L, Ev] and weights [nb, L, S].
+ * Rows with nothing to attend to are zeros. Returns output [nb, L, Ev] and weights [nb, L, S], and
+ * mag [nb, L, Ev] = Σ_j w_ij·|v_j| (or Σ_j w_ij·vMag_j when the values' own magnitudes are given): the
+ * size of what each output element is summed from. An output element can be much smaller than that
+ * (its terms cancel), but its rounding error, and the error that an error δ relative in the weights
+ * brings, are bounded by a few ulps (δ) of mag, not of the output: the scale to compare outputs at.
  */
 export function refAttention(
   q: Arr, k: Arr, v: Arr, batch: readonly number[], L: number, S: number, E: number, Ev: number,
-  opts: { scale?: number; causal?: RefCausal; masks?: RefMask[] } = {},
-): { out: Float64Array; w: Float64Array } {
+  opts: { scale?: number; causal?: RefCausal; masks?: RefMask[]; vMag?: Arr } = {},
+): { out: Float64Array; w: Float64Array; mag: Float64Array } {
   const nb = batch.reduce((a, b) => a * b, 1);
   const scale = opts.scale ?? 1 / Math.sqrt(E);
-  const out = new Float64Array(nb * L * Ev), w = new Float64Array(nb * L * S);
+  const out = new Float64Array(nb * L * Ev), w = new Float64Array(nb * L * S), mag = new Float64Array(nb * L * Ev);
   const target = [...batch, L, S];
   for (let b = 0; b < nb; b++) {
     const bidx: number[] = [];
@@ -82,10 +86,11 @@ export function refAttention(
       for (let j = 0; j < S; j++) {
         w[(b * L + i) * S + j] = p[j];
         for (let e = 0; e < Ev; e++) out[(b * L + i) * Ev + e] += p[j] * v[(b * S + j) * Ev + e];
+        if (p[j] !== 0) for (let e = 0; e < Ev; e++) mag[(b * L + i) * Ev + e] += p[j] * Math.abs((opts.vMag ?? v)[(b * S + j) * Ev + e]);
       }
     }
   }
-  return { out, w };
+  return { out, w, mag };
 }
 
 /** y[n, o] = Σ_i x[n, i]·W[o, i] + b[o]: a PyTorch Linear on rows of x [n, in]. */
@@ -103,22 +108,29 @@ export function refLinear(x: Arr, n: number, inp: number, W: Arr, out: number, b
 
 export interface RefMhaWeights { Wq: Arr; Wk: Arr; Wv: Arr; Wo: Arr; bq?: Arr; bk?: Arr; bv?: Arr; bo?: Arr }
 
+const abs = (x: Arr | undefined): Float64Array | undefined => (x ? Float64Array.from(x as ArrayLike<number>, Math.abs) : undefined);
+
 /**
  * The whole multi-head attention layer (PyTorch nn.MultiheadAttention, batch_first, plus grouped K/V
- * heads): xq [B, L, E], xk [B, S, kdim], xv [B, S, vdim] → out [B, L, E], per-head weights [B, H, L, S].
+ * heads): xq [B, L, E], xk [B, S, kdim], xv [B, S, vdim] → out [B, L, E], per-head weights [B, H, L, S],
+ * and mag [B, L, E]: the size each output is summed from along the value path (the V projection, the
+ * weighted sum and the output projection done on absolute values, with the exact weights), the scale
+ * its error is bounded by (see refAttention).
  * Masks broadcast over [B, H, L, S]; key padding [B, S] (1 = ignored) is given as a RefMask with
  * shape [B, 1, 1, S] and padding: true.
  */
 export function refMha(
   xq: Arr, xk: Arr, xv: Arr, B: number, L: number, S: number, E: number, H: number, Hkv: number, kdim: number, vdim: number,
   w: RefMhaWeights, opts: { causal?: RefCausal; masks?: RefMask[] } = {},
-): { out: Float64Array; w: Float64Array } {
+): { out: Float64Array; w: Float64Array; mag: Float64Array } {
   const Dh = E / H, Ekv = Hkv * Dh;
   const q = refLinear(xq, B * L, E, w.Wq, E, w.bq);
   const k = refLinear(xk, B * S, kdim, w.Wk, Ekv, w.bk);
   const v = refLinear(xv, B * S, vdim, w.Wv, Ekv, w.bv);
+  const vm = refLinear(abs(xv)!, B * S, vdim, abs(w.Wv)!, Ekv, abs(w.bv));
   // Split heads into [B, H, L, Dh] / [B, H, S, Dh] (K/V head ⌊h / (H/Hkv)⌋ repeated).
   const qh = new Float64Array(B * H * L * Dh), kh = new Float64Array(B * H * S * Dh), vh = new Float64Array(B * H * S * Dh);
+  const vmh = new Float64Array(B * H * S * Dh);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       const g = Math.floor(h / (H / Hkv));
@@ -127,17 +139,19 @@ export function refMha(
         for (let d = 0; d < Dh; d++) {
           kh[((b * H + h) * S + j) * Dh + d] = k[(b * S + j) * Ekv + g * Dh + d];
           vh[((b * H + h) * S + j) * Dh + d] = v[(b * S + j) * Ekv + g * Dh + d];
+          vmh[((b * H + h) * S + j) * Dh + d] = vm[(b * S + j) * Ekv + g * Dh + d];
         }
       }
     }
   }
-  const a = refAttention(qh, kh, vh, [B, H], L, S, Dh, Dh, { causal: opts.causal, masks: opts.masks });
+  const a = refAttention(qh, kh, vh, [B, H], L, S, Dh, Dh, { causal: opts.causal, masks: opts.masks, vMag: vmh });
   // Merge heads back to [B, L, E], then the output projection.
-  const ctx = new Float64Array(B * L * E);
+  const ctx = new Float64Array(B * L * E), ctxm = new Float64Array(B * L * E);
   for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < L; i++) for (let d = 0; d < Dh; d++) {
     ctx[(b * L + i) * E + h * Dh + d] = a.out[((b * H + h) * L + i) * Dh + d];
+    ctxm[(b * L + i) * E + h * Dh + d] = a.mag[((b * H + h) * L + i) * Dh + d];
   }
-  return { out: refLinear(ctx, B * L, E, w.Wo, E, w.bo), w: a.w };
+  return { out: refLinear(ctx, B * L, E, w.Wo, E, w.bo), w: a.w, mag: refLinear(ctxm, B * L, E, abs(w.Wo)!, E, abs(w.bo)) };
 }
 
 /**

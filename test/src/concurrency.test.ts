@@ -6,7 +6,7 @@
 // Run: WASM_ATTENTION_BUILD=debug node --import tsx scripts/uvu-run.mjs test/src/concurrency.test.ts
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { BUILD, assertClose, randBytes, rng } from "../helpers.js";
+import { BUILD, assertClose, assertRowsClose, randBytes, rng } from "../helpers.js";
 import { stillWorks } from "../support.js";
 import {
   buildInfo, init, matmul, memoryStats, scaledDotProductAttention as sdpa, softmax,
@@ -80,7 +80,8 @@ test("KV caches interleaved: 7 caches on 3 instances (MHA, GQA, MQA without bias
         // an uncached forward on one of the instances, and the free functions
         const m = models[int(rand, 0, 2)];
         const q = tensor(rand, [2, int(rand, 1, 9), m.cfg.E]), o = { causal: rand() < 0.5 };
-        assertClose(m.mha.forward(q, undefined, undefined, o).output.data, refForward(m, q, undefined, undefined, o).out, RTOL, "uncached forward in between");
+        const want = refForward(m, q, undefined, undefined, o);
+        assertRowsClose(m.mha.forward(q, undefined, undefined, o).output.data, want.out, m.cfg.E, RTOL, "uncached forward in between", want.mag);
         const a = tensor(rand, [int(rand, 1, 9), 7]), b = tensor(rand, [7, int(rand, 1, 9)]);
         assertClose(matmul(a, b).data, refMatmulCall(a, b).data, RTOL, "matmul in between");
         others++;
@@ -97,9 +98,12 @@ test("KV caches interleaved: 7 caches on 3 instances (MHA, GQA, MQA without bias
     seqs.forEach((s, i) => {
       got[i].forEach((g, c) => bitsEqual(g, want[i][c], `cache ${i} step ${c}`));
       // and the rows of one causal forward over the whole sequence
-      const full = refForward(s.m, s.x, undefined, undefined, { causal: true }).out;
+      const full = refForward(s.m, s.x, undefined, undefined, { causal: true }), E = s.m.cfg.E;
       let at = 0;
-      s.chunks.forEach((n, c) => { assertClose(got[i][c], rowsOf(full, s.B, s.T, s.m.cfg.E, at, at + n), RTOL, `cache ${i} step ${c} vs reference`); at += n; });
+      s.chunks.forEach((n, c) => {
+        assertRowsClose(got[i][c], rowsOf(full.out, s.B, s.T, E, at, at + n), E, RTOL, `cache ${i} step ${c} vs reference`, rowsOf(full.mag, s.B, s.T, E, at, at + n));
+        at += n;
+      });
     });
   } finally {
     models.forEach((m) => m.mha.dispose());
@@ -139,7 +143,7 @@ test("results do not depend on call order: 240 calls (sdpa, matmul, softmax, for
     for (let i = 0; i < 8; i++) {
       const rand = rng(1000 + i);
       if (i % 4 === 1) { const a = tensor(rand, [int(rand, 1, 20), 13]), b = tensor(rand, [13, int(rand, 1, 20)]); assertClose(first[i], refMatmulCall(a, b).data, RTOL, `call ${i}`); }
-      if (i % 4 === 2) { const x = tensor(rand, [3, int(rand, 1, 70)], -20, 20); assertClose(first[i], refSoftmaxCall(x), RTOL, `call ${i}`); }
+      if (i % 4 === 2) { const x = tensor(rand, [3, int(rand, 1, 70)], -20, 20); assertRowsClose(first[i], refSoftmaxCall(x), x.shape[1], RTOL, `call ${i}`); }
     }
   } finally {
     models.forEach((m) => m.mha.dispose());
@@ -210,7 +214,7 @@ test("switching builds with init({ build }) between calls: new calls use the bui
   const x = tensor(rand, [2, 5, 8]);
   const q = tensor(rand, [2, 7, 6]), k = tensor(rand, [2, 9, 6]), v = tensor(rand, [2, 9, 4]);
   const a = tensor(rand, [5, 11]), b = tensor(rand, [11, 3]), s = tensor(rand, [4, 10], -5, 5);
-  const refs = { sdpa: refSdpaCall(q, k, v, { causal: true }).out, matmul: refMatmulCall(a, b).data, softmax: refSoftmaxCall(s) };
+  const refs = { sdpa: refSdpaCall(q, k, v, { causal: true }), matmul: refMatmulCall(a, b).data, softmax: refSoftmaxCall(s) };
   interface PerBuild { m: Model; cache: KVCache; forward: Float32Array; steps: Float32Array[]; free: Float32Array[]; heapBefore: number; stepAt: number }
   const per = new Map<BuildName, PerBuild>();
   const T = 1 + 3 * builds.length;   // one step at creation, then one per round and current build
@@ -230,8 +234,11 @@ test("switching builds with init({ build }) between calls: new calls use the bui
       const p: PerBuild = { m, cache: m.mha.createCache({ maxLength: T }), forward: m.mha.forward(x).output.data, steps: [], free: freeCalls(), heapBefore, stepAt: 0 };
       p.steps.push(step(p));
       per.set(bn, p);
-      assertClose(p.forward, refForward(m, x).out, RTOL, `${bn}: forward`);
-      [refs.sdpa, refs.matmul, refs.softmax].forEach((r, i) => assertClose(p.free[i], r, RTOL, `${bn}: free call ${i}`));
+      const want = refForward(m, x);
+      assertRowsClose(p.forward, want.out, 8, RTOL, `${bn}: forward`, want.mag);
+      assertRowsClose(p.free[0], refs.sdpa.out, 4, RTOL, `${bn}: free sdpa`, refs.sdpa.mag);
+      assertClose(p.free[1], refs.matmul, RTOL, `${bn}: free matmul`);
+      assertRowsClose(p.free[2], refs.softmax, 10, RTOL, `${bn}: free softmax`);
     }
     // the same instance's full step sequence, computed now for comparison (a second cache on each instance)
     const alone = new Map<BuildName, Float32Array[]>();

@@ -6,7 +6,7 @@
 // Run: WASM_ATTENTION_BUILD=debug node --import tsx scripts/uvu-run.mjs test/src/mha.test.ts
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { assertClose, randBytes, randn, rng, throwsWith } from "../helpers.js";
+import { assertRowsClose, randBytes, randn, rng, throwsWith } from "../helpers.js";
 import {
   KVCache, MultiHeadAttention, writeSafetensors,
   type Mask, type MultiHeadAttentionConfig, type MultiHeadAttentionOptions, type MultiHeadAttentionResult,
@@ -136,13 +136,13 @@ function expectForward(m: Model, q: Tensor, k?: Tensor, v?: Tensor, o: MultiHead
   const ref = refMha(q.data, (k ?? q).data, (v ?? q).data, B, L, S, E, H, Hkv, kdim, vdim, m.ref, { causal: o.causal, masks: refMasks(o, B, S) });
   assert.equal(r.output.shape, unbatched ? [L, E] : [B, L, E], `${what}: output shape`);
   assert.instance(r.output.data, Float32Array, `${what}: output data`);
-  assertClose(r.output.data, ref.out, RTOL, `${what}: output`);
+  assertRowsClose(r.output.data, ref.out, E, RTOL, `${what}: output`, ref.mag);
   if (o.needWeights) {
     assert.ok(r.weights, `${what}: weights returned`);
     const avg = o.averageWeights ?? true;
     const shape = avg ? [B, L, S] : [B, H, L, S];
     assert.equal(r.weights!.shape, unbatched ? shape.slice(1) : shape, `${what}: weights shape`);
-    assertClose(r.weights!.data, avg ? averageOverHeads(ref.w, B, H, L * S) : ref.w, RTOL, `${what}: weights`);
+    assertRowsClose(r.weights!.data, avg ? averageOverHeads(ref.w, B, H, L * S) : ref.w, S, RTOL, `${what}: weights`);
   } else {
     assert.is(r.weights, undefined, `${what}: no weights unless needWeights`);
   }
@@ -399,7 +399,7 @@ test("needWeights: averaged [B, L, S] = mean over heads; per head [B, H, L, S]; 
   const avg = expectForward(m, q, k, v, { needWeights: true }, "averaged");
   const per = expectForward(m, q, k, v, { needWeights: true, averageWeights: false }, "per head");
   // the average is the mean of the per-head weights, and each row sums to 1
-  assertClose(avg.weights!.data, averageOverHeads(per.weights!.data, 3, 4, 7 * 11), 1e-6, "average of per-head");
+  assertRowsClose(avg.weights!.data, averageOverHeads(per.weights!.data, 3, 4, 7 * 11), 11, 1e-6, "average of per-head");
   for (let r = 0; r < 3 * 7; r++) {
     let s = 0;
     for (let j = 0; j < 11; j++) s += avg.weights!.data[r * 11 + j];
@@ -756,13 +756,14 @@ function wholeSequence(m: Model, x: Float32Array, B: number, T: number, masks: R
   const { E, H, Hkv } = m.cfg;
   const lib = m.mha.forward({ data: x, shape: [B, T, E] }, undefined, undefined, { causal: true, ...o }).output.data;
   const ref = refMha(x, x, x, B, T, T, E, H, Hkv, E, E, m.ref, { causal: true, masks });
-  assertClose(lib, ref.out, RTOL, "whole sequence against refMha");
+  assertRowsClose(lib, ref.out, E, RTOL, "whole sequence against refMha", ref.mag);
   return { lib, ref };
 }
 
-function expectRows(got: Float32Array, whole: { lib: Float32Array; ref: { out: Float64Array } }, B: number, T: number, E: number, a: number, b: number, what: string): void {
-  assertClose(got, rowsOf(whole.lib, B, T, E, a, b), RTOL, `${what}: against the whole-sequence forward`);
-  assertClose(got, rowsOf(whole.ref.out, B, T, E, a, b), RTOL, `${what}: against refMha`);
+function expectRows(got: Float32Array, whole: { lib: Float32Array; ref: { out: Float64Array; mag: Float64Array } }, B: number, T: number, E: number, a: number, b: number, what: string): void {
+  const mag = rowsOf(whole.ref.mag, B, T, E, a, b);
+  assertRowsClose(got, rowsOf(whole.lib, B, T, E, a, b), E, RTOL, `${what}: against the whole-sequence forward`, mag);
+  assertRowsClose(got, rowsOf(whole.ref.out, B, T, E, a, b), E, RTOL, `${what}: against refMha`, mag);
 }
 
 test("forward options.out: the output is written into it (same bits as a new array): self, cross with weights, unbatched, a cache step", () => {
@@ -883,7 +884,7 @@ test("KV cache: keyPaddingMask [B, cached + new] (both kinds) and needWeights [B
       assert.equal(r.weights!.shape, [B, 1, t + 1], "weights shape");
       const want = new Float64Array(B * (t + 1));
       for (let b = 0; b < B; b++) for (let j = 0; j <= t; j++) want[b * (t + 1) + j] = wref[(b * T + t) * T + j];
-      assertClose(r.weights!.data, want, RTOL, `${kind} step ${t} weights`);
+      assertRowsClose(r.weights!.data, want, t + 1, RTOL, `${kind} step ${t} weights`);
     }
   }
   m.mha.dispose();
@@ -918,7 +919,7 @@ test("KV cache: unbatched [L, E] queries with a batch-1 cache, per-head weights"
     expectRows(r.output.data, whole, 1, T, E, t, t + 1, `step ${t}`);
     const want = new Float64Array(6 * (t + 1));
     for (let h = 0; h < 6; h++) for (let j = 0; j <= t; j++) want[h * (t + 1) + j] = wref[(h * T + t) * T + j];
-    assertClose(r.weights!.data, want, RTOL, `step ${t} weights`);
+    assertRowsClose(r.weights!.data, want, t + 1, RTOL, `step ${t} weights`);
   }
   assert.is(cache.length, T);
   m.mha.dispose();

@@ -53,14 +53,14 @@ export function unravel(i: number, shape: readonly number[]): number[] {
 
 // ---- whole-call references -----------------------------------------------------------------------------------
 
-/** scaledDotProductAttention(q, k, v, o) in float64: output [...batch, L, Ev], weights [...batch, L, S]. */
-export function refSdpaCall(q: Tensor, k: Tensor, v: Tensor, o: SdpaOptions = {}): { out: Float64Array; w: Float64Array; outShape: number[]; wShape: number[] } {
+/** scaledDotProductAttention(q, k, v, o) in float64: output [...batch, L, Ev] (and its mag: see refAttention), weights [...batch, L, S]. */
+export function refSdpaCall(q: Tensor, k: Tensor, v: Tensor, o: SdpaOptions = {}): { out: Float64Array; w: Float64Array; mag: Float64Array; outShape: number[]; wShape: number[] } {
   const r = q.shape.length;
   const batch = q.shape.slice(0, -2), L = q.shape[r - 2], E = q.shape[r - 1], S = k.shape[r - 2], Ev = v.shape[r - 1];
   const masks: RefMask[] = o.mask ? [{ data: o.mask.data, shape: o.mask.shape, bool: o.mask.data instanceof Uint8Array }] : [];
   const scale = o.scale ?? (E > 0 ? 1 / Math.sqrt(E) : 1);
-  const { out, w } = refAttention(q.data, k.data, v.data, batch, L, S, E, Ev, { scale, causal: o.causal, masks });
-  return { out, w, outShape: [...batch, L, Ev], wShape: [...batch, L, S] };
+  const { out, w, mag } = refAttention(q.data, k.data, v.data, batch, L, S, E, Ev, { scale, causal: o.causal, masks });
+  return { out, w, mag, outShape: [...batch, L, Ev], wShape: [...batch, L, S] };
 }
 
 /** matmul(a, b, o) in float64, batch dims broadcast. */
@@ -126,7 +126,7 @@ export function model(c: Partial<MhaCfg> & { E: number; H: number }, seed = 1): 
  * m.mha.forward(q, k, v, o) (without a cache) in float64: output [B, L, E] (or [L, E]) and weights as the
  * options ask (averaged [B, L, S] or per head [B, H, L, S]; unbatched without B).
  */
-export function refForward(m: Model, q: Tensor, k?: Tensor, v?: Tensor, o: MultiHeadAttentionOptions = {}): { out: Float64Array; w: Float64Array; outShape: number[]; wShape: number[] } {
+export function refForward(m: Model, q: Tensor, k?: Tensor, v?: Tensor, o: MultiHeadAttentionOptions = {}): { out: Float64Array; w: Float64Array; mag: Float64Array; outShape: number[]; wShape: number[] } {
   const { E, H, Hkv, kdim, vdim } = m.cfg;
   const unbatched = q.shape.length === 2;
   const B = unbatched ? 1 : q.shape[0], L = q.shape[q.shape.length - 2];
@@ -139,7 +139,7 @@ export function refForward(m: Model, q: Tensor, k?: Tensor, v?: Tensor, o: Multi
     for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < L * S; i++) w[b * L * S + i] += r.w[(b * H + h) * L * S + i] / H;
   }
   const wShape = avg ? [B, L, S] : [B, H, L, S];
-  return { out: r.out, w, outShape: unbatched ? [L, E] : [B, L, E], wShape: unbatched ? wShape.slice(1) : wShape };
+  return { out: r.out, w, mag: r.mag, outShape: unbatched ? [L, E] : [B, L, E], wShape: unbatched ? wShape.slice(1) : wShape };
 }
 
 /** Rows [a, b) of each batch item of x [B, T, W] → [B, b − a, W]. */
