@@ -99,8 +99,8 @@ export function assertRowsClose(
   return worst;
 }
 
-/** The dims every kernel loop is exercised with: named from the tiles (MR = 5 rows, NR = 8 columns, f32x4). */
-export const ODD_SIZES = [1, 3, 4, 5, 8, 17, 63, 64, 65];
+/** The dims every kernel loop is exercised with (test/constants.ts: from MR, NR and the f32x4 width). */
+export { ODD_SIZES } from "./constants.js";
 
 export function throwsWith(fn: () => unknown, cls: typeof TypeError | typeof RangeError, pattern: RegExp, what: string): void {
   try {

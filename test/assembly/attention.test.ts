@@ -2,9 +2,10 @@
 // One (batch, head) slice: O[L×Ev] = softmax(Q[L×E]·K[S×E]ᵀ·scale + masks)·V[S×Ev], W = the softmax.
 // Q, K, V, O, W through row strides (ldq, ldk, ldv, ldo, ldw); masks as 4 × i32 descriptors
 // (kind, address, row stride, column stride): kind 1 u8 keep-if-nonzero, 2 u8 drop-if-nonzero, 3 f32 additive.
-// Paths: direct (L ≤ 2) and packed (L ≥ 3) with row blocks of BM = 40 query rows that walk the keys in
-// tiles of BN = 512 with an online softmax (running max and sum; the O rows rescaled when the max grows);
-// micro-tiles MR = 5 rows × NR = 8 columns, f32x4 lanes.
+// Paths: direct (L ≤ DIRECT_L = 2) and packed (L > DIRECT_L) with row blocks of BM = MR·8 query rows
+// (40; 48 in the relaxed build) that walk the keys in tiles of BN = KC = 512 with an online softmax
+// (running max and sum; the O rows rescaled when the max grows); micro-tiles MR = 5 (relaxed: 6) rows ×
+// NR = 8 columns, f32x4 lanes. Sizes come from those constants (test/constants.ts), so they follow a change.
 // Every buffer is guarded (test/support.ts); O, W and scratch start as NaN; inputs are checked unchanged.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -12,6 +13,7 @@ import { ODD_SIZES, assertRowsClose, randn, rng } from "../helpers.js";
 import { type RefMask, refAttention } from "../reference.js";
 import { runtime } from "../../src/wasm.js";
 import { guarded, layout, tile } from "../support.js";
+import { BM, BN, DIRECT_L, KC, MR, NR } from "../constants.js";
 
 const rt = runtime("test");
 const kern = rt.kernels;
@@ -135,10 +137,10 @@ function check(c: Case, seed: number): Result {
 
 const BASES: [number, number, number, number][] = [[5, 17, 8, 5], [17, 63, 17, 8], [2, 9, 4, 3]];
 const DIMS = ["L", "S", "E", "Ev"] as const;
-const TILE_OF = { L: [5, "MR"], S: [8, "NR"], E: [4, "lanes"], Ev: [8, "NR"] } as const;
+const TILE_OF = { L: [MR, "MR"], S: [NR, "NR"], E: [4, "lanes"], Ev: [NR, "NR"] } as const;
 
 for (const [d, dim] of DIMS.entries()) {
-  const values = dim === "L" ? [...ODD_SIZES, 2] : ODD_SIZES;
+  const values = dim === "L" ? [...ODD_SIZES, DIRECT_L] : ODD_SIZES;
   test(`attention_f32 ${dim} through ${values.map((x) => tile(x, TILE_OF[dim][0], TILE_OF[dim][1])).join(", ")}, others from (L, S, E, Ev) ∈ {${BASES.map((b) => `(${b})`).join(", ")}}, plain and causal`, () => {
     for (const base of BASES) {
       for (const x of values) {
@@ -150,8 +152,8 @@ for (const [d, dim] of DIMS.entries()) {
   });
 }
 
-for (const L of [...ODD_SIZES, 2]) {
-  test(`attention_f32 L=${tile(L, 5, "MR")} (${L <= 2 ? "direct" : "packed"}) × S, E, Ev ∈ {${ODD_SIZES}}³, causal on every other shape`, () => {
+for (const L of [...ODD_SIZES, DIRECT_L]) {
+  test(`attention_f32 L=${tile(L, MR, "MR")} (${L <= DIRECT_L ? "direct" : "packed"}) × S, E, Ev ∈ {${ODD_SIZES}}³, causal on every other shape`, () => {
     let n = 0;
     for (const S of ODD_SIZES) for (const E of ODD_SIZES) for (const Ev of ODD_SIZES) {
       check({ L, S, E, Ev, causal: n % 2 === 1, weights: n % 3 !== 2 }, ++n * 13 + L);
@@ -163,7 +165,7 @@ test("attention_f32 60 seeded random shapes from ODD_SIZES⁴ with random masks,
   const rand = rng(2024);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
   for (let t = 0; t < 60; t++) {
-    const L = pick([...ODD_SIZES, 2]), S = pick(ODD_SIZES), E = pick(ODD_SIZES), Ev = pick(ODD_SIZES);
+    const L = pick([...ODD_SIZES, DIRECT_L]), S = pick(ODD_SIZES), E = pick(ODD_SIZES), Ev = pick(ODD_SIZES);
     const nm = pick([0, 0, 1, 2, 3]);
     const masks: MaskSpec[] = [];
     for (let i = 0; i < nm; i++) masks.push({ kind: pick([1, 2, 3] as const), bcast: pick(["full", "row", "col", "scalar"] as const), pad: pick([0, 0, 3]) });
@@ -171,10 +173,11 @@ test("attention_f32 60 seeded random shapes from ODD_SIZES⁴ with random masks,
   }
 });
 
-// ---- row blocks (BM = 40) and the P·V k-blocks (KC = 256) ------------------------------------------------------
+// ---- row blocks (BM) and the depth of the GEMMs (KC) -----------------------------------------------------------
 
-test("attention_f32 row blocks: L ∈ {39, 40, 41, 80, 81, 121} (BM = 40), S ∈ {17, 64}, plain, causal, masked", () => {
-  for (const L of [39, 40, 41, 80, 81, 121]) {
+const ROW_BLOCK_LS = [BM - 1, BM, BM + 1, 2 * BM, 2 * BM + 1, 3 * BM + 1];
+test(`attention_f32 row blocks: L ∈ {${ROW_BLOCK_LS}} (BM = ${BM}), S ∈ {17, 64}, plain, causal, masked`, () => {
+  for (const L of ROW_BLOCK_LS) {
     for (const S of [17, 64]) {
       check({ L, S, E: 8, Ev: 5 }, L + S);
       check({ L, S, E: 8, Ev: 5, causal: true }, L + S + 1);
@@ -183,9 +186,10 @@ test("attention_f32 row blocks: L ∈ {39, 40, 41, 80, 81, 121} (BM = 40), S ∈
   }
 });
 
-test("attention_f32 S across KC = 256 and BN = 512: S ∈ {255, 256, 257, 300, 513}, L ∈ {2, 7, 41}, plain and causal", () => {
-  for (const S of [255, 256, 257, 300, 513]) {
-    for (const L of [2, 7, 41]) {
+const ONE_TILE_SS = [BN - 1, BN, BN + 1, 2 * BN + 3];
+test(`attention_f32 S around one key tile (BN = KC = ${BN}, the P·V GEMM's depth): S ∈ {${ONE_TILE_SS}}, L ∈ {${DIRECT_L}, 7, ${BM + 1}} (direct, one block, two), plain and causal`, () => {
+  for (const S of ONE_TILE_SS) {
+    for (const L of [DIRECT_L, 7, BM + 1]) {
       check({ L, S, E: 8, Ev: 17 }, S + L);
       check({ L, S, E: 8, Ev: 17, causal: true }, S + L + 1);
     }
@@ -193,8 +197,9 @@ test("attention_f32 S across KC = 256 and BN = 512: S ∈ {255, 256, 257, 300, 5
   }
 });
 
-test("attention_f32 E > KC (Q panels of depth E): E ∈ {255, 257, 300}, L ∈ {1, 7}, S = 9, Ev = 5", () => {
-  for (const E of [255, 257, 300]) for (const L of [1, 7]) check({ L, S: 9, E, Ev: 5, causal: L > 1 }, E + L);
+const DEEP_ES = [KC - 1, KC, KC + 1, 2 * KC + 3];
+test(`attention_f32 E around and past KC = ${KC} (Q·Kᵀ is not cut into k-blocks: Q and K panels of depth E): E ∈ {${DEEP_ES}}, L ∈ {1, 7}, S = 9, Ev = 5`, () => {
+  for (const E of DEEP_ES) for (const L of [1, 7]) check({ L, S: 9, E, Ev: 5, causal: L > 1 }, E + L);
 });
 
 test("attention_f32 wide values: Ev ∈ {129, 200}, L ∈ {2, 6}, S = 33", () => {
@@ -262,13 +267,15 @@ test("attention_f32 a fully masked row gives zeros even when the mask leaves sco
   check({ L, S, E: 2, Ev: 3, scale: 1, q, k, masks: [{ kind: 3, bcast: "col", p: 0.5 }] }, 77);
 });
 
-// ---- key tiles (BN = 512) and the online softmax --------------------------------------------------------------
+// ---- key tiles (BN) and the online softmax ----------------------------------------------------------------------
 
-test("attention_f32 key tiles: S ∈ {511, 512, 513, 1023, 1025, 1100, 1537} × L ∈ {3, 41, 83}, plain, causal, masked with W", () => {
-  for (const S of [511, 512, 513, 1023, 1025, 1100, 1537]) for (const L of [3, 41, 83]) {
+const TILE_SS = [BN - 1, BN, BN + 1, 2 * BN - 1, 2 * BN + 1, 2 * BN + 76, 3 * BN + 1];
+const TILE_LS = [DIRECT_L + 1, BM + 1, 2 * BM + 3];
+test(`attention_f32 key tiles: S ∈ {${TILE_SS}} (BN = ${BN}) × L ∈ {${TILE_LS}}, plain, causal, masked with W`, () => {
+  for (const S of TILE_SS) for (const L of TILE_LS) {
     check({ L, S, E: 7, Ev: 9, weights: L === 3 }, S + L);
     check({ L, S, E: 5, Ev: 6, causal: true, padW: 3 }, S + L + 1);
-    check({ L, S, E: 4, Ev: 3, masks: [{ kind: 3, bcast: "full" }, { kind: 2, bcast: "row" }], causal: L === 41 }, S + L + 2);
+    check({ L, S, E: 4, Ev: 3, masks: [{ kind: 3, bcast: "full" }, { kind: 2, bcast: "row" }], causal: L === BM + 1 }, S + L + 2);
   }
 });
 
@@ -279,8 +286,8 @@ function rampCase(L: number, S: number, f: (j: number) => number, extra: Partial
   return { L, S, E, Ev: 5, scale: 1, q, k, ...extra };
 }
 
-test("attention_f32 online rescaling: the row max rising in every later tile, falling, only in the last tile, and ±40 logits", () => {
-  for (const L of [3, 41]) for (const S of [1100, 1600]) {
+test(`attention_f32 online rescaling over 3 and 4 key tiles of ${BN}: the row max rising in every later tile, falling, only in the last tile, and ±40 logits`, () => {
+  for (const L of [DIRECT_L + 1, BM + 1]) for (const S of [2 * BN + 76, 3 * BN + 64]) {
     check(rampCase(L, S, (j) => j / 60), L + S);                        // rises across tiles: every tile rescales
     check(rampCase(L, S, (j) => (S - j) / 60), L + S + 1);              // falls: the first tile holds the max
     check(rampCase(L, S, (j) => (j === S - 1 ? 30 : Math.sin(j))), L + S + 2);   // one dominant key in the last tile
@@ -290,22 +297,24 @@ test("attention_f32 online rescaling: the row max rising in every later tile, fa
   }
 });
 
-test("attention_f32 key tiles a row cannot see: keys 0…599 dropped (additive −Infinity, padding), one row sees only keys 600…700", () => {
-  const L = 7, S = 1100;
-  const hidden = (i: number, j: number) => j < 600 || (i === 3 && j > 700);
+// keys [0, a) hidden from every row: all of the first tile and part of the second; row 3 sees only [a, b]
+const HID_A = BN + 88, HID_B = BN + 188;
+test(`attention_f32 key tiles a row cannot see: keys 0…${HID_A - 1} dropped (additive −Infinity, padding; BN = ${BN}), one row sees only keys ${HID_A}…${HID_B}`, () => {
+  const L = 7, S = 2 * BN + 76;
+  const hidden = (i: number, j: number) => j < HID_A || (i === 3 && j > HID_B);
   for (const causal of [false, true]) {
     const base = rampCase(L, S, (j) => (j % 50) / 10, { causal });
     check({ ...base, masks: [{ kind: 3, bcast: "full", fill: (i, j) => (hidden(i, j) ? -Infinity : 0) }] }, 12);
     check({ ...base, masks: [{ kind: 1, bcast: "full", fill: (i, j) => (hidden(i, j) ? 0 : 1) }] }, 13);
-    check({ ...base, masks: [{ kind: 2, bcast: "row", fill: (_i, j) => (j < 600 ? 1 : 0) }] }, 14);
+    check({ ...base, masks: [{ kind: 2, bcast: "row", fill: (_i, j) => (j < HID_A ? 1 : 0) }] }, 14);
     // every key of the first tile hidden from every row, and the later tiles' scores far above it
-    check({ ...rampCase(L, S, (j) => (j < 512 ? 50 : j / 100), { causal }), masks: [{ kind: 2, bcast: "row", fill: (_i, j) => (j < 512 ? 1 : 0) }] }, 15);
+    check({ ...rampCase(L, S, (j) => (j < BN ? 50 : j / 100), { causal }), masks: [{ kind: 2, bcast: "row", fill: (_i, j) => (j < BN ? 1 : 0) }] }, 15);
   }
 });
 
-test("attention_f32 NaN in one key of the second tile makes every row NaN; in the first tile too (O and W)", () => {
-  for (const j of [5, 700]) {
-    const L = 5, S = 1030, E = 3, Ev = 4;
+test(`attention_f32 NaN in one key of the second tile (BN = ${BN}) makes every row NaN; in the first tile too (O and W)`, () => {
+  for (const j of [5, BN + 188]) {
+    const L = 5, S = 2 * BN + 6, E = 3, Ev = 4;
     const k = randn(rng(j), S * E);
     k[j * E + 1] = NaN;
     const r = check({ L, S, E, Ev, k }, j);
@@ -423,8 +432,9 @@ test("attention_f32 is deterministic: the same call twice gives the same bits (L
   assert.equal(Array.from(bits(a.w!)), Array.from(bits(b.w!)));
 });
 
-test("attention_scratch_bytes is enough: the scratch guards above hold for L ∈ {1, 2, 3, 40, 41}, S ∈ {1, 8, 9}, E ∈ {1, 300}, Ev ∈ {1, 9}", () => {
-  for (const L of [1, 2, 3, 40, 41]) for (const S of [1, 8, 9]) for (const E of [1, 300]) for (const Ev of [1, 9]) {
+const SCRATCH_LS = [1, DIRECT_L, DIRECT_L + 1, BM, BM + 1];
+test(`attention_scratch_bytes is enough: the scratch guards above hold for L ∈ {${SCRATCH_LS}}, S ∈ {1, 8, 9}, E ∈ {1, 300}, Ev ∈ {1, 9}`, () => {
+  for (const L of SCRATCH_LS) for (const S of [1, 8, 9]) for (const E of [1, 300]) for (const Ev of [1, 9]) {
     check({ L, S, E, Ev, causal: L % 2 === 1 }, L + S + E + Ev);
   }
 });

@@ -14,6 +14,7 @@ import { ODD_SIZES, assertClose, assertRowsClose, randn, rng } from "../helpers.
 import { refAttention, refMatmul } from "../reference.js";
 import { runtime } from "../../src/wasm.js";
 import { guarded } from "../support.js";
+import { DECODE_ROWS, KC, NR } from "../constants.js";
 
 const rt = runtime("test");
 const kern = rt.kernels;
@@ -54,12 +55,12 @@ test(`gemv_packed_f32 K, N ∈ {${ODD_SIZES}} (N vs 3 panels of 8), with and wit
   for (const K of ODD_SIZES) for (const N of ODD_SIZES) for (const bias of [false, true]) checkGemv(K, N, bias, K * 131 + N * 7 + (bias ? 1 : 0));
 });
 
-test("gemv_packed_f32 more than one K block (K = 513, 1100) and N = 23, 24, 25, 47, 48, 49, 200, 512", () => {
-  for (const K of [513, 1100]) for (const N of [23, 24, 25, 47, 48, 49, 200, 512]) checkGemv(K, N, N % 2 === 0, K + N);
+test(`gemv_packed_f32 around and past one K block (K ∈ {${[KC, KC + 1, 2 * KC + 76]}}, KC = ${KC}) and N = 23, 24, 25, 47, 48, 49, 200, 512 (N vs 3 panels of ${NR})`, () => {
+  for (const K of [KC, KC + 1, 2 * KC + 76]) for (const N of [23, 24, 25, 47, 48, 49, 200, 512]) checkGemv(K, N, N % 2 === 0, K + N);
 });
 
 test("gemv_packed_f32 gives the bits of the same row inside a batched product (the tiles: 5×8 or 6×8, and 3×8 for the last rows)", () => {
-  for (const K of [3, 17, 513, 1100]) for (const N of [5, 24, 49]) for (const signedZero of [false, true]) {
+  for (const K of [3, 17, KC + 1, 2 * KC + 76]) for (const N of [5, 24, 49]) for (const signedZero of [false, true]) {
     const M = 7, what = `gemv vs tiles K=${K} N=${N}${signedZero ? " (row 2 of A zero, B < 0: sums of −0, no bias)" : ""}`;
     const rand = rng(K * 7 + N);
     const A = randn(rand, M * K), B = randn(rand, K * N), bias = randn(rand, N, -2, 2);
@@ -139,11 +140,12 @@ test(`decode_attention_f32 D, S ∈ {${ODD_SIZES}}: head-major (spare rows after
   }
 });
 
-test("decode_attention_f32 grouped K/V heads (H/Hkv = 8/2, 6/1, 3/3), long rows S = 300, 1025 (P·V row blocks of 128), D = 64", () => {
+const R = DECODE_ROWS;
+test(`decode_attention_f32 grouped K/V heads (H/Hkv = 8/2, 6/1, 3/3), long rows S ∈ {${[R - 1, R, R + 1, 2 * R + 44, 8 * R + 1]}} (P·V row blocks of ${R}), D = 17 and 64`, () => {
   for (const [H, Hkv] of [[8, 2], [6, 1], [3, 3]]) {
-    for (const S of [1, 129, 300]) checkAttn({ H, Hkv, S, D: 17, headMajor: true, spare: 5 }, H * 1000 + S);
-    checkAttn({ H, Hkv, S: 1025, D: 64, headMajor: true }, H);
-    checkAttn({ H, Hkv, S: 300, D: 64, headMajor: false }, H + 1);
+    for (const S of [1, R - 1, R, R + 1, 2 * R + 44]) checkAttn({ H, Hkv, S, D: 17, headMajor: true, spare: 5 }, H * 1000 + S);
+    checkAttn({ H, Hkv, S: 8 * R + 1, D: 64, headMajor: true }, H);
+    checkAttn({ H, Hkv, S: 2 * R + 44, D: 64, headMajor: false }, H + 1);
   }
 });
 

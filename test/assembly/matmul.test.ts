@@ -1,6 +1,7 @@
 // test/assembly/matmul.test.ts ↔ assembly/matmul.ts, assembly/gemm.ts (raw exports).
 // Shapes: C[M×N] = A[M×K] · B[K×N] (+ bias[N]); A, B through element strides (rs, cs), C row stride ldc.
 // Tiles: MR = 5 rows (6 in the relaxed build), NR = 8 columns, f32x4 lanes; KC = 512 (k-blocks), NC = 512 (n-blocks).
+// Sizes come from those constants (test/constants.ts), so they follow a change.
 // Every buffer is guarded (test/support.ts); C and scratch start as NaN, so a skipped write or a read of
 // unwritten scratch shows; inputs are checked unchanged after every call.
 import { test } from "uvu";
@@ -8,6 +9,7 @@ import { ODD_SIZES, assertClose, randn, rng } from "../helpers.js";
 import { refMatmul } from "../reference.js";
 import { runtime } from "../../src/wasm.js";
 import { guarded, layout, tile } from "../support.js";
+import { KC, MR, NC, NR } from "../constants.js";
 
 const rt = runtime("test");
 const kern = rt.kernels;
@@ -58,7 +60,7 @@ function check(c: Case, seed: number): void {
 
 // Every dim through ODD_SIZES: one test per M (named after MR), all K × N inside.
 for (const M of ODD_SIZES) {
-  test(`matmul_f32 M=${tile(M, 5, "MR")} × K, N ∈ {${ODD_SIZES}} (N vs NR = 8), row-major`, () => {
+  test(`matmul_f32 M=${tile(M, MR, "MR")} × K, N ∈ {${ODD_SIZES}} (N vs NR = ${NR}), row-major`, () => {
     for (const K of ODD_SIZES) for (const N of ODD_SIZES) check({ M, K, N }, M * 10007 + K * 101 + N);
   });
 }
@@ -79,22 +81,24 @@ test("matmul_f32 row strides larger than the rows: ldc = N + 3 and N + 8, lda = 
   }
 });
 
-test("matmul_f32 K across KC = 256: K ∈ {255, 256, 257, 513, 769} (k-blocks accumulate, the first overwrites C)", () => {
-  for (const K of [255, 256, 257, 513, 769]) {
+const K_BLOCKS = [KC - 1, KC, KC + 1, 2 * KC + 1, 3 * KC - 1];
+test(`matmul_f32 K across KC = ${KC}: K ∈ {${K_BLOCKS}} (k-blocks accumulate, the first overwrites C)`, () => {
+  for (const K of K_BLOCKS) {
     for (const [M, N] of [[5, 8], [7, 17], [1, 3]]) check({ M, K, N }, K + M);
     check({ M: 6, K, N: 9, ta: true, tb: true, padC: 2 }, K);
   }
 });
 
-test("matmul_f32 N across NC = 512: N ∈ {511, 512, 513, 1031} (n-blocks), with K = 5 and K = 257", () => {
-  for (const N of [511, 512, 513, 1031]) {
+const N_BLOCKS = [NC - 1, NC, NC + 1, 2 * NC + 7];
+test(`matmul_f32 N across NC = ${NC}: N ∈ {${N_BLOCKS}} (n-blocks), with K = 5 and K = KC + 1 = ${KC + 1} (n-blocks inside two k-blocks)`, () => {
+  for (const N of N_BLOCKS) {
     check({ M: 3, K: 5, N }, N);
-    check({ M: 6, K: 257, N, padC: 4 }, N + 1);
+    check({ M: 6, K: KC + 1, N, padC: 4 }, N + 1);
     check({ M: 2, K: 7, N, tb: true }, N + 2);
   }
 });
 
-test("matmul_f32 M = 131 (26 MR-panels + tail) · K = 33 · N = 67", () => {
+test(`matmul_f32 M = 131 (${Math.floor(131 / MR)} MR-panels + a tail of ${131 % MR}) · K = 33 · N = 67`, () => {
   check({ M: 131, K: 33, N: 67 }, 1);
   check({ M: 131, K: 33, N: 67, ta: true, padC: 5 }, 2);
 });
@@ -153,13 +157,13 @@ function checkPacked(M: number, K: number, N: number, seed: number, opts: { ta?:
 
 // gemm_packed_f32 (the Linear layers' path): M = 1 is the one-row gemv, M > 1 the packed A panels.
 for (const M of ODD_SIZES) {
-  test(`gemm_packed_f32 M=${tile(M, 5, "MR")} (${M === 1 ? "gemv" : "tiles"}) × K ∈ {1, 3, 17, 63, 65}, N ∈ {${ODD_SIZES}}`, () => {
+  test(`gemm_packed_f32 M=${tile(M, MR, "MR")} (${M === 1 ? "gemv" : "tiles"}) × K ∈ {1, 3, 17, 63, 65}, N ∈ {${ODD_SIZES}}`, () => {
     for (const K of [1, 3, 17, 63, 65]) for (const N of ODD_SIZES) checkPacked(M, K, N, M * 7919 + K * 97 + N);
   });
 }
 
-test("gemm_packed_f32 K across KC (513: a last k-block of one step), Aᵀ, Bᵀ, bias, ldc > N", () => {
-  for (const K of [511, 512, 513, 1025]) {
+test(`gemm_packed_f32 K across KC = ${KC} (K ∈ {${[KC - 1, KC, KC + 1, 2 * KC + 1]}}: KC + 1 ends in a k-block of one step), Aᵀ, Bᵀ, bias, ldc > N`, () => {
+  for (const K of [KC - 1, KC, KC + 1, 2 * KC + 1]) {
     for (const [M, N] of [[1, 17], [3, 8], [7, 65]]) checkPacked(M, K, N, K + M + N);
     checkPacked(6, K, 9, K, { ta: true, tb: true, bias: true, padC: 3 });
   }

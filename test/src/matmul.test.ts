@@ -5,6 +5,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { assertClose, randn, rng, throwsWith } from "../helpers.js";
+import { KC, NC } from "../constants.js";
 import { broadcastIndex, refMatmul } from "../reference.js";
 import { type MatmulOptions, type Tensor, matmul } from "../../src/index.js";
 import { runtime } from "../../src/wasm.js";
@@ -69,9 +70,10 @@ for (const [d, dim] of (["M", "K", "N"] as const).entries()) {
   });
 }
 
-test("matmul K across the k-blocks (KC = 256) and N across the n-blocks (NC = 512): [3, 513] · [513, 7], [5, 20] · [20, 1030]", () => {
-  check({ aBatch: [], bBatch: [], M: 3, K: 513, N: 7 }, 1);
-  check({ aBatch: [], bBatch: [], M: 5, K: 20, N: 1030 }, 2);
+test(`matmul K across the k-blocks (KC = ${KC}) and N across the n-blocks (NC = ${NC}): [3, ${KC + 1}] · [${KC + 1}, 7], [5, 20] · [20, ${2 * NC + 6}], [2, ${2 * KC + 3}] · [${2 * KC + 3}, ${NC + 1}]`, () => {
+  check({ aBatch: [], bBatch: [], M: 3, K: KC + 1, N: 7 }, 1);
+  check({ aBatch: [], bBatch: [], M: 5, K: 20, N: 2 * NC + 6 }, 2);
+  check({ aBatch: [], bBatch: [], M: 2, K: 2 * KC + 3, N: NC + 1 }, 3);
 });
 
 test("matmul leading batch dims: [2] · [2] and [2, 3] · [2, 3], M, K, N ∈ {1, 17, 65}", () => {

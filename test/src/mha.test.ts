@@ -13,6 +13,7 @@ import {
   type MultiHeadAttentionWeights, type Tensor,
 } from "../../src/index.js";
 import { runtime } from "../../src/wasm.js";
+import { BM, BN, KC } from "../constants.js";
 import { refMasks, refMha, type RefMask, type RefMhaWeights } from "../reference.js";
 
 const RTOL = 1e-5;
@@ -183,13 +184,13 @@ test("self-attention unbatched [L, E]: output [L, E], weights [L, S] and [H, L, 
   m.mha.dispose();
 });
 
-test("cross-attention E=12 H=3 kdim=5 vdim=7: B in {1, 3}, L, S in {1, 3, 17, 65}, and S = 260", () => {
+test(`cross-attention E=12 H=3 kdim=5 vdim=7: B in {1, 3}, L, S in {1, 3, 17, 65}, and S = BN + 4 = ${BN + 4}`, () => {
   const m = model({ E: 12, H: 3, kdim: 5, vdim: 7 }, 4);
   const rand = rng(3);
   for (const B of [1, 3]) for (const L of [1, 3, 17, 65]) for (const S of [1, 3, 17, 65]) {
     expectForward(m, ...inputs(m, rand, B, L, S, true), {}, `B=${B} L=${L} S=${S}`);
   }
-  expectForward(m, ...inputs(m, rand, 2, 7, 260, true), { needWeights: true }, "S=260 (more than one 256-key block)");
+  expectForward(m, ...inputs(m, rand, 2, 7, BN + 4, true), { needWeights: true }, `S=${BN + 4} (more than one key tile of BN = ${BN})`);
   expectForward(m, ...inputs(m, rand, 1, 4, 9, true, true), { needWeights: true, averageWeights: false }, "unbatched [L, E] × [S, kdim]");
 });
 
@@ -234,12 +235,12 @@ test("bias: false (no biases anywhere): self, cross, GQA", () => {
   }
 });
 
-test("odd sizes: head widths 1, 3, 5, 7, 9, 12, 17, 65 (E = H too), L, S in {1, 3, 17, 65}, B in {1, 3}", () => {
+test(`odd sizes: head widths 1, 3, 5, 7, 9, 12, 17, 65 (E = H too) and E = KC + 8 = ${KC + 8} (projections over two k-blocks), L, S in {1, 3, 17, 65}, B in {1, 3}`, () => {
   const rand = rng(8);
   const cfgs: Cfg[] = [
     { E: 4, H: 4 }, { E: 3, H: 3 }, { E: 9, H: 3 }, { E: 10, H: 2 }, { E: 7, H: 1 },
     { E: 27, H: 3 }, { E: 24, H: 2, Hkv: 1 }, { E: 34, H: 2 }, { E: 65, H: 1, kdim: 3, vdim: 66 },
-    { E: 264, H: 2 },   // E > 256: the projections take more than one K block
+    { E: KC + 8, H: 2 },   // E > KC: the projections take more than one k-block
   ];
   let n = 0;
   for (const c of cfgs) {
@@ -411,7 +412,7 @@ test("needWeights: averaged [B, L, S] = mean over heads; per head [B, H, L, S]; 
   m.mha.dispose();
 });
 
-test("needWeights with causal, L = S = 65 (40-row blocks skip keys), after the heap held other data: future weights are 0", () => {
+test(`needWeights with causal, L = S = 65 (${BM}-row blocks skip keys), after the heap held other data: future weights are 0`, () => {
   const m = model({ E: 16, H: 2 }, 27), rand = rng(41);
   // fill the scratch the next call will reuse with non-zero numbers
   m.mha.forward(...inputs(m, rand, 3, 65, 65, false), { needWeights: true, averageWeights: false });
@@ -458,7 +459,7 @@ test("loadWeights copies: changing the arrays afterwards changes nothing; a seco
 test("stateDict() returns exactly what was loaded (bitwise), under PyTorch's names, as new arrays", () => {
   for (const [c, packedLoad] of [
     [{ E: 12, H: 3 }, true], [{ E: 12, H: 3 }, false], [{ E: 12, H: 6, Hkv: 2, kdim: 5, vdim: 7 }, false],
-    [{ E: 8, H: 2, bias: false }, true], [{ E: 264, H: 2 }, true],   // E > 256: more than one K block
+    [{ E: 8, H: 2, bias: false }, true], [{ E: KC + 8, H: 2 }, true],   // E > KC: more than one k-block
   ] as [Cfg, boolean][]) {
     const what = `${JSON.stringify(c)} ${packedLoad ? "inProjWeight" : "q/k/v"}`;
     const f = fullCfg(c);

@@ -14,6 +14,7 @@ import {
   matmul, scaledDotProductAttention as sdpa, softmax,
   type Mask, type MultiHeadAttentionOptions, type SdpaOptions, type Tensor,
 } from "../../src/index.js";
+import { BM, KC } from "../constants.js";
 import { heapInUse, model, prod, refForward, refMatmulCall, refSdpaCall, refSoftmaxCall, tensor } from "./reliability-support.js";
 
 const RTOL = 1e-5;
@@ -48,10 +49,10 @@ function sameValues(got: ArrayLike<number>, want: ArrayLike<number>, what: strin
 
 // ---- scaledDotProductAttention ------------------------------------------------------------------------------
 
-test("property: sdpa over random batch dims, L, S, E, Ev (1, odd, 0, two 40-row blocks), masks, scale, causal, returnWeights = the float64 reference", () => {
+test(`property: sdpa over random batch dims, L, S, E, Ev (1, odd, 0, two ${BM}-row blocks), masks, scale, causal, returnWeights = the float64 reference`, () => {
   const arb = fc.record({
     batch: batchDims,
-    L: fc.oneof({ arbitrary: dim(20), weight: 9 }, { arbitrary: fc.integer({ min: 41, max: 45 }), weight: 1 }),
+    L: fc.oneof({ arbitrary: dim(20), weight: 9 }, { arbitrary: fc.integer({ min: BM + 1, max: BM + 5 }), weight: 1 }),
     S: fc.oneof({ arbitrary: dim(20), weight: 9 }, { arbitrary: fc.integer({ min: 60, max: 70 }), weight: 1 }),
     E: dim(17), Ev: dim(17),
     mask: fc.constantFrom("none", "bool", "additive"), plan: broadcastPlan,
@@ -90,12 +91,12 @@ test("property: sdpa over random batch dims, L, S, E, Ev (1, odd, 0, two 40-row 
 
 // ---- matmul -------------------------------------------------------------------------------------------------
 
-test("property: matmul over random M, K, N (K past 256 now and then), transposes and broadcast batch dims = the float64 reference", () => {
+test(`property: matmul over random M, K, N (now and then K ∈ {${[KC - 1, KC, KC + 1, 2 * KC + 3]}}: around the k-block KC), transposes and broadcast batch dims = the float64 reference`, () => {
   const operandBatch = fc.record({ drop: fc.nat(), ones: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }) });
   const arb = fc.record({
     batch: batchDims, pa: operandBatch, pb: operandBatch,
     M: dim(24), N: dim(24),
-    K: fc.oneof({ arbitrary: dim(24), weight: 12 }, { arbitrary: fc.constantFrom(255, 256, 257, 300), weight: 1 }),
+    K: fc.oneof({ arbitrary: dim(24), weight: 12 }, { arbitrary: fc.constantFrom(KC - 1, KC, KC + 1, 2 * KC + 3), weight: 1 }),
     transposeA: fc.option(fc.boolean(), { nil: undefined }), transposeB: fc.option(fc.boolean(), { nil: undefined }),
     seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
   });

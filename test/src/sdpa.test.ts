@@ -8,6 +8,7 @@ import { assertRowsClose, randBytes, randn, rng, throwsWith } from "../helpers.j
 import { refAttention } from "../reference.js";
 import { type Mask, type SdpaOptions, type Tensor, scaledDotProductAttention as sdpa } from "../../src/index.js";
 import { runtime } from "../../src/wasm.js";
+import { BM } from "../constants.js";
 import { stillWorks } from "../support.js";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -96,8 +97,8 @@ test("sdpa L ≠ S and Ev ≠ E: [4, 17, 5] · [4, 9, 5] · [4, 9, 11] and [3, 2
   check({ batch: [3], L: 2, S: 40, E: 8, Ev: 1, returnWeights: true }, 2);
 });
 
-test("sdpa batch dims: none, one ([5]), several ([2, 3], [2, 1, 3]), L = 41 (two row blocks)", () => {
-  for (const batch of [[], [5], [2, 3], [2, 1, 3]]) check({ batch, L: 41, S: 19, E: 6, Ev: 7, returnWeights: true }, batch.length);
+test(`sdpa batch dims: none, one ([5]), several ([2, 3], [2, 1, 3]), L = BM + 1 = ${BM + 1} (two row blocks)`, () => {
+  for (const batch of [[], [5], [2, 3], [2, 1, 3]]) check({ batch, L: BM + 1, S: 19, E: 6, Ev: 7, returnWeights: true }, batch.length);
 });
 
 // ---- masks -------------------------------------------------------------------------------------------------------
