@@ -1,16 +1,25 @@
 // Conformance suite: one file that runs unchanged in Node, Deno, Bun, Chromium and workerd, through
 // the public API only (the caller passes the module it imported as `api`). Every case builds its
-// inputs in code from a seed, checks its results against a float64 reference (or, for the KV
-// cache, against a full causal forward), and returns a digest of the exact output bits
+// inputs in code from a seed, checks its results against a float64 reference computed here (for
+// MultiHeadAttention from the instance's stateDict(); the KV cache's steps also against the library's
+// own causal forward; options.out bit for bit against a fresh result), and returns a digest of the exact output bits
 // (FNV-1a over the Float32Array bytes) and a few sample values, so that test/runtimes/ can compare
 // each runtime with Node bit for bit.
 //   Shapes: B batch, H heads, L query length, S key length, E query/key width, Ev value width;
 //   matmul M×K · K×N; MHA embedDim Em, numHeads H, numKVHeads Hkv.
 // Plain JavaScript, no imports, no runtime globals beyond ECMAScript (so no transpiler is needed),
 // and no Math.exp/sin/…  in the inputs (those may round differently between engines).
+// Tolerances are relative to each row: weights and softmax rows to their largest value, attention
+// outputs to the largest magnitude they are summed from (Σ_j w_ij·|v_j|, through the projections on
+// absolute values for MHA), matmul results to max(1, max |C|).
 
-/** mulberry32: a small seeded PRNG. Integer ops and one exact division: the same in every engine. */
-function rng(seed) {
+/**
+ * mulberry32: a small seeded PRNG. Integer ops and one exact division: the same in every engine.
+ * A copy of src/random.ts's: this file runs from a project with only the packed package installed,
+ * whose public API does not (and should not) export it; test/conformance/suite.test.ts checks that
+ * the two give the same numbers.
+ */
+export function mulberry32(seed) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -84,10 +93,11 @@ function refSoftmaxRow(s) {
 
 /**
  * SDPA per (batch·head) z: softmax(q·kᵀ·scale + mask(z,i,j)) · v; mask(z, i, j) returns a number to add
- * (−Infinity drops). Causal is bottom-right: j ≤ i + S − L.
+ * (−Infinity drops). Causal is bottom-right: j ≤ i + S − L. Also mag = Σ_j w_ij·|v_j| (or vMag_j, the
+ * values' own magnitudes, when given): the size each output is summed from, which bounds its error.
  */
-function refSdpa(q, k, v, Z, L, S, E, Ev, scale, causal, mask) {
-  const o = new Float64Array(Z * L * Ev), w = new Float64Array(Z * L * S);
+function refSdpa(q, k, v, Z, L, S, E, Ev, scale, causal, mask, vMag = null) {
+  const o = new Float64Array(Z * L * Ev), w = new Float64Array(Z * L * S), mag = new Float64Array(Z * L * Ev);
   for (let z = 0; z < Z; z++) for (let i = 0; i < L; i++) {
     const s = [];
     for (let j = 0; j < S; j++) {
@@ -100,13 +110,99 @@ function refSdpa(q, k, v, Z, L, S, E, Ev, scale, causal, mask) {
     const p = refSoftmaxRow(s);
     for (let j = 0; j < S; j++) {
       w[(z * L + i) * S + j] = p[j];
-      for (let e = 0; e < Ev; e++) o[(z * L + i) * Ev + e] += p[j] * v[(z * S + j) * Ev + e];
+      if (p[j] === 0) continue;
+      for (let e = 0; e < Ev; e++) {
+        o[(z * L + i) * Ev + e] += p[j] * v[(z * S + j) * Ev + e];
+        mag[(z * L + i) * Ev + e] += p[j] * Math.abs((vMag ?? v)[(z * S + j) * Ev + e]);
+      }
     }
   }
-  return { o, w };
+  return { o, w, mag };
 }
 
-/** max |got − ref| / max(1, max |ref|); Infinity if a NaN shows up or the lengths differ. */
+/** y[n, o] = Σ_i x[n, i]·W[o, i] + b[o] (a PyTorch Linear) on rows of x [rows, inp]. */
+function refLinear(x, rows, inp, W, out, b) {
+  const y = new Float64Array(rows * out);
+  for (let r = 0; r < rows; r++) for (let o = 0; o < out; o++) {
+    let s = b ? b[o] : 0;
+    for (let i = 0; i < inp; i++) s += x[r * inp + i] * W[o * inp + i];
+    y[r * out + o] = s;
+  }
+  return y;
+}
+
+const absOf = (x) => (x ? Float64Array.from(x, Math.abs) : null);
+
+/** An instance's weights, from its public stateDict() (PyTorch's names). */
+function weightsOf(mha) {
+  const sd = mha.stateDict(), E = mha.embedDim, Ekv = mha.numKVHeads * mha.headDim;
+  const w = sd.in_proj_weight
+    ? { Wq: sd.in_proj_weight.data.subarray(0, E * E), Wk: sd.in_proj_weight.data.subarray(E * E, 2 * E * E), Wv: sd.in_proj_weight.data.subarray(2 * E * E) }
+    : { Wq: sd.q_proj_weight.data, Wk: sd.k_proj_weight.data, Wv: sd.v_proj_weight.data };
+  w.Wo = sd["out_proj.weight"].data;
+  const bin = sd.in_proj_bias?.data;
+  if (bin) Object.assign(w, { bq: bin.subarray(0, E), bk: bin.subarray(E, E + Ekv), bv: bin.subarray(E + Ekv), bo: sd["out_proj.bias"].data });
+  return w;
+}
+
+/**
+ * MultiHeadAttention.forward in float64 (batch first): xq [B, L, E], xk [B, S, kdim], xv [B, S, vdim];
+ * H heads over Hkv K/V heads (head h uses K/V head ⌊h / (H/Hkv)⌋); mask(b, h, i, j) adds a number
+ * (−Infinity drops). Returns out [B, L, E], per-head weights [B, H, L, S], and mag [B, L, E] (the value
+ * path on absolute values: see refSdpa).
+ */
+function refMha(mha, xq, xk, xv, B, L, S, causal, mask) {
+  const E = mha.embedDim, H = mha.numHeads, Hkv = mha.numKVHeads, D = mha.headDim, Ekv = Hkv * D, W = weightsOf(mha);
+  const q = refLinear(xq, B * L, E, W.Wq, E, W.bq), k = refLinear(xk, B * S, mha.kdim, W.Wk, Ekv, W.bk);
+  const v = refLinear(xv, B * S, mha.vdim, W.Wv, Ekv, W.bv), vm = refLinear(absOf(xv), B * S, mha.vdim, absOf(W.Wv), Ekv, absOf(W.bv));
+  const qh = new Float64Array(B * H * L * D), kh = new Float64Array(B * H * S * D), vh = new Float64Array(B * H * S * D), vmh = new Float64Array(B * H * S * D);
+  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) {
+    const g = Math.floor(h / (H / Hkv));
+    for (let i = 0; i < L; i++) for (let d = 0; d < D; d++) qh[((b * H + h) * L + i) * D + d] = q[(b * L + i) * E + h * D + d];
+    for (let j = 0; j < S; j++) for (let d = 0; d < D; d++) {
+      const at = ((b * H + h) * S + j) * D + d, from = (b * S + j) * Ekv + g * D + d;
+      kh[at] = k[from]; vh[at] = v[from]; vmh[at] = vm[from];
+    }
+  }
+  const a = refSdpa(qh, kh, vh, B * H, L, S, D, D, 1 / Math.sqrt(D), causal,
+    mask ? (z, i, j) => mask(Math.floor(z / H), z % H, i, j) : null, vmh);
+  const ctx = new Float64Array(B * L * E), ctxm = new Float64Array(B * L * E);
+  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < L; i++) for (let d = 0; d < D; d++) {
+    ctx[(b * L + i) * E + h * D + d] = a.o[((b * H + h) * L + i) * D + d];
+    ctxm[(b * L + i) * E + h * D + d] = a.mag[((b * H + h) * L + i) * D + d];
+  }
+  return { out: refLinear(ctx, B * L, E, W.Wo, E, W.bo), w: a.w, mag: refLinear(ctxm, B * L, E, absOf(W.Wo), E, absOf(W.bo)) };
+}
+
+/** Per-head weights [B, H, L·S] averaged over heads → [B, L·S]. */
+function meanOverHeads(w, B, H, n) {
+  const out = new Float64Array(B * n);
+  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < n; i++) out[b * n + i] += w[(b * H + h) * n + i] / H;
+  return out;
+}
+
+/**
+ * Row by row ([rows, cols]): max over rows of max_j |got − ref| / scale_r, scale_r = the row's largest
+ * finite |mag| (mag defaults to ref). A row of scale 0 must be exactly 0. Infinity if a NaN shows up
+ * where ref has none, or the lengths differ.
+ */
+function rowDiff(got, ref, cols, mag = ref) {
+  if (got.length !== ref.length || mag.length !== ref.length || ref.length % cols !== 0) return Infinity;
+  let d = 0;
+  for (let r = 0; r < ref.length / cols; r++) {
+    let scale = 0, worst = 0;
+    for (let j = r * cols; j < (r + 1) * cols; j++) if (Number.isFinite(mag[j])) scale = Math.max(scale, Math.abs(mag[j]));
+    for (let j = r * cols; j < (r + 1) * cols; j++) {
+      const x = Math.abs(got[j] - ref[j]);
+      if (Number.isNaN(x)) return Infinity;
+      worst = Math.max(worst, x);
+    }
+    d = Math.max(d, worst === 0 ? 0 : scale === 0 ? Infinity : worst / scale);
+  }
+  return d;
+}
+
+/** max |got − ref| / max(1, max |ref|) (matmul results); Infinity if a NaN shows up or the lengths differ. */
 function relDiff(got, ref) {
   if (got.length !== ref.length) return Infinity;
   let scale = 1, d = 0;
@@ -123,13 +219,13 @@ function relDiff(got, ref) {
 
 const CASES = [
   ["matmul_batch_broadcast", (api) => {   // [2, M, K] · [K, N], M=33 K=70 N=29: tails in every dim
-    const r = rng(1), M = 33, K = 70, N = 29;
+    const r = mulberry32(1), M = 33, K = 70, N = 29;
     const a = uniform(r, 2 * M * K), b = uniform(r, K * N);
     const c = api.matmul(tensor(a, [2, M, K]), tensor(b, [K, N]));
     return { outputs: [c.data], diff: relDiff(c.data, refMatmul(a, b, 2, 2, 1, M, K, N)), tol: 1e-5 };
   }],
   ["matmul_transposed", (api) => {   // x·Wᵀ (a Linear layer) and aᵀ·b, M=5 K=64 N=48
-    const r = rng(2), M = 5, K = 64, N = 48;
+    const r = mulberry32(2), M = 5, K = 64, N = 48;
     const x = uniform(r, M * K), w = uniform(r, N * K), at = uniform(r, K * M), b = uniform(r, K * N);
     const c1 = api.matmul(tensor(x, [M, K]), tensor(w, [N, K]), { transposeB: true });
     const c2 = api.matmul(tensor(at, [K, M]), tensor(b, [K, N]), { transposeA: true });
@@ -137,86 +233,86 @@ const CASES = [
     return { outputs: [c1.data, c2.data], diff, tol: 1e-5 };
   }],
   ["softmax_rows", (api) => {   // [7, 67] in 90…100 (exp would overflow without the max), one row all -Infinity
-    const r = rng(3), rows = 7, cols = 67;
+    const r = mulberry32(3), rows = 7, cols = 67;
     const x = uniform(r, rows * cols, 90, 100);
     x.fill(-Infinity, 4 * cols, 5 * cols);
     const y = api.softmax(tensor(x, [rows, cols]));
     const ref = [];
     for (let i = 0; i < rows; i++) ref.push(...refSoftmaxRow(Array.from(x.subarray(i * cols, (i + 1) * cols))));
-    return { outputs: [y.data], diff: relDiff(y.data, ref), tol: 1e-5 };
+    return { outputs: [y.data], diff: rowDiff(y.data, ref, cols), tol: 1e-5 };
   }],
-  ["sdpa_plain", (api) => {   // [B=2, H=3, L=45, E=24] over S=37, Ev=20: two 40-row blocks
-    const r = rng(4), B = 2, H = 3, L = 45, S = 37, E = 24, Ev = 20;
+  ["sdpa_plain", (api) => {   // [B=2, H=3, L=53, E=24] over S=37, Ev=20: two row blocks (BM = 40, or 48 relaxed)
+    const r = mulberry32(4), B = 2, H = 3, L = 53, S = 37, E = 24, Ev = 20;
     const q = uniform(r, B * H * L * E), k = uniform(r, B * H * S * E), v = uniform(r, B * H * S * Ev);
     const { output } = api.scaledDotProductAttention(tensor(q, [B, H, L, E]), tensor(k, [B, H, S, E]), tensor(v, [B, H, S, Ev]));
-    const { o } = refSdpa(q, k, v, B * H, L, S, E, Ev, 1 / Math.sqrt(E), false, null);
-    return { outputs: [output.data], diff: relDiff(output.data, o), tol: 1e-5 };
+    const { o, mag } = refSdpa(q, k, v, B * H, L, S, E, Ev, 1 / Math.sqrt(E), false, null);
+    return { outputs: [output.data], diff: rowDiff(output.data, o, Ev, mag), tol: 1e-5 };
   }],
   ["sdpa_causal_weights", (api) => {   // causal with L=41 < S=53 (bottom-right), returnWeights
-    const r = rng(5), H = 2, L = 41, S = 53, E = 16, Ev = 12;
+    const r = mulberry32(5), H = 2, L = 41, S = 53, E = 16, Ev = 12;
     const q = uniform(r, H * L * E), k = uniform(r, H * S * E), v = uniform(r, H * S * Ev);
     const { output, weights } = api.scaledDotProductAttention(tensor(q, [H, L, E]), tensor(k, [H, S, E]), tensor(v, [H, S, Ev]), { causal: true, returnWeights: true });
-    const { o, w } = refSdpa(q, k, v, H, L, S, E, Ev, 1 / Math.sqrt(E), true, null);
-    return { outputs: [output.data, weights.data], diff: Math.max(relDiff(output.data, o), relDiff(weights.data, w)), tol: 1e-5 };
+    const { o, w, mag } = refSdpa(q, k, v, H, L, S, E, Ev, 1 / Math.sqrt(E), true, null);
+    return { outputs: [output.data, weights.data], diff: Math.max(rowDiff(output.data, o, Ev, mag), rowDiff(weights.data, w, S)), tol: 1e-5 };
   }],
   ["sdpa_bool_mask", (api) => {   // Uint8Array mask [L, S] broadcast over [B, H]; query row 2 fully masked → zeros
-    const r = rng(6), B = 2, H = 2, L = 9, S = 23, E = 8, Ev = 8;
+    const r = mulberry32(6), B = 2, H = 2, L = 9, S = 23, E = 8, Ev = 8;
     const q = uniform(r, B * H * L * E), k = uniform(r, B * H * S * E), v = uniform(r, B * H * S * Ev);
     const m = bits(r, L * S, 0.6);
     m.fill(0, 2 * S, 3 * S);
     const { output, weights } = api.scaledDotProductAttention(tensor(q, [B, H, L, E]), tensor(k, [B, H, S, E]), tensor(v, [B, H, S, Ev]),
       { mask: tensor(m, [L, S]), returnWeights: true });
-    const { o, w } = refSdpa(q, k, v, B * H, L, S, E, Ev, 1 / Math.sqrt(E), false, (z, i, j) => (m[i * S + j] ? 0 : -Infinity));
-    return { outputs: [output.data, weights.data], diff: Math.max(relDiff(output.data, o), relDiff(weights.data, w)), tol: 1e-5 };
+    const { o, w, mag } = refSdpa(q, k, v, B * H, L, S, E, Ev, 1 / Math.sqrt(E), false, (z, i, j) => (m[i * S + j] ? 0 : -Infinity));
+    return { outputs: [output.data, weights.data], diff: Math.max(rowDiff(output.data, o, Ev, mag), rowDiff(weights.data, w, S)), tol: 1e-5 };
   }],
   ["sdpa_float_mask_causal_scale", (api) => {   // additive f32 mask [B, 1, L, S] (some −Infinity) + causal + scale 0.3
-    const r = rng(7), B = 2, H = 3, L = 17, S = 17, E = 5, Ev = 7;
+    const r = mulberry32(7), B = 2, H = 3, L = 17, S = 17, E = 5, Ev = 7;
     const q = uniform(r, B * H * L * E), k = uniform(r, B * H * S * E), v = uniform(r, B * H * S * Ev);
     const m = uniform(r, B * L * S, -2, 2);
     for (let i = 0; i < m.length; i += 5) m[i] = -Infinity;
     const { output } = api.scaledDotProductAttention(tensor(q, [B, H, L, E]), tensor(k, [B, H, S, E]), tensor(v, [B, H, S, Ev]),
       { mask: tensor(m, [B, 1, L, S]), causal: true, scale: 0.3 });
-    const { o } = refSdpa(q, k, v, B * H, L, S, E, Ev, 0.3, true, (z, i, j) => m[(Math.floor(z / H) * L + i) * S + j]);
-    return { outputs: [output.data], diff: relDiff(output.data, o), tol: 1e-5 };
+    const { o, mag } = refSdpa(q, k, v, B * H, L, S, E, Ev, 0.3, true, (z, i, j) => m[(Math.floor(z / H) * L + i) * S + j]);
+    return { outputs: [output.data], diff: rowDiff(output.data, o, Ev, mag), tol: 1e-5 };
   }],
   ["sdpa_decode_step", (api) => {   // one query over S=70 keys (causal: sees all), [H=4, 1, 32]
-    const r = rng(8), H = 4, L = 1, S = 70, E = 32, Ev = 32;
+    const r = mulberry32(8), H = 4, L = 1, S = 70, E = 32, Ev = 32;
     const q = uniform(r, H * L * E), k = uniform(r, H * S * E), v = uniform(r, H * S * Ev);
     const { output } = api.scaledDotProductAttention(tensor(q, [H, L, E]), tensor(k, [H, S, E]), tensor(v, [H, S, Ev]), { causal: true });
-    const { o } = refSdpa(q, k, v, H, L, S, E, Ev, 1 / Math.sqrt(E), true, null);
-    return { outputs: [output.data], diff: relDiff(output.data, o), tol: 1e-5 };
+    const { o, mag } = refSdpa(q, k, v, H, L, S, E, Ev, 1 / Math.sqrt(E), true, null);
+    return { outputs: [output.data], diff: rowDiff(output.data, o, Ev, mag), tol: 1e-5 };
   }],
-  ["mha_self_padding_weights", (api) => {   // Em=32, H=4, seeded weights, key padding mask, averaged weights
-    const r = rng(9), B = 2, L = 11, Em = 32;
-    const mha = new api.MultiHeadAttention({ embedDim: Em, numHeads: 4, seed: 42 });
+  ["mha_self_padding_weights", (api) => {   // Em=32, H=4, seeded weights, key padding mask, averaged weights vs float64
+    const r = mulberry32(9), B = 2, L = 11, Em = 32, H = 4;
+    const mha = new api.MultiHeadAttention({ embedDim: Em, numHeads: H, seed: 42 });
     try {
       const x = uniform(r, B * L * Em);
       const pad = new Uint8Array(B * L);
       pad.fill(1, L - 3, L);   // batch 0: last 3 positions are padding
       const { output, weights } = mha.forward(tensor(x, [B, L, Em]), undefined, undefined, { keyPaddingMask: tensor(pad, [B, L]), needWeights: true });
-      let diff = 0;   // each weights row sums to 1 and puts nothing on padding
-      for (let row = 0; row < B * L; row++) {
-        let s = 0;
-        for (let j = 0; j < L; j++) s += weights.data[row * L + j];
-        diff = Math.max(diff, Math.abs(s - 1));
-      }
-      for (let i = 0; i < L; i++) for (let j = L - 3; j < L; j++) diff = Math.max(diff, Math.abs(weights.data[i * L + j]));
-      return { outputs: [output.data, weights.data], diff: Number.isFinite(relDiff(output.data, output.data)) ? diff : Infinity, tol: 1e-5 };
+      const ref = refMha(mha, x, x, x, B, L, L, false, (b, h, i, j) => (pad[b * L + j] ? -Infinity : 0));
+      let diff = Math.max(rowDiff(output.data, ref.out, Em, ref.mag), rowDiff(weights.data, meanOverHeads(ref.w, B, H, L * L), L));
+      for (let i = 0; i < L; i++) for (let j = L - 3; j < L; j++) if (weights.data[i * L + j] !== 0) diff = Infinity;   // padding: exactly 0
+      return { outputs: [output.data, weights.data], diff, tol: 1e-5 };
     } finally { mha.dispose(); }
   }],
   ["mha_cross_gqa", (api) => {   // cross-attention, Em=24 H=6 Hkv=2 (GQA), kdim=10 vdim=14, attnMask [L, S]
-    const r = rng(10), B = 2, L = 7, S = 13, Em = 24;
+    const r = mulberry32(10), B = 2, L = 7, S = 13, Em = 24;
     const mha = new api.MultiHeadAttention({ embedDim: Em, numHeads: 6, numKVHeads: 2, kdim: 10, vdim: 14, seed: 7 });
     try {
       const xq = uniform(r, B * L * Em), xk = uniform(r, B * S * 10), xv = uniform(r, B * S * 14);
       const m = bits(r, L * S, 0.8);
       for (let i = 0; i < L; i++) m[i * S] = 1;   // every row keeps key 0
-      const { output } = mha.forward(tensor(xq, [B, L, Em]), tensor(xk, [B, S, 10]), tensor(xv, [B, S, 14]), { attnMask: tensor(m, [L, S]) });
-      return { outputs: [output.data], diff: relDiff(output.data, output.data), tol: 0 };   // finite; values checked by digest
+      const args = [tensor(xq, [B, L, Em]), tensor(xk, [B, S, 10]), tensor(xv, [B, S, 14])];
+      const { output } = mha.forward(...args, { attnMask: tensor(m, [L, S]) });
+      const withW = mha.forward(...args, { attnMask: tensor(m, [L, S]), needWeights: true, averageWeights: false });
+      const ref = refMha(mha, xq, xk, xv, B, L, S, false, (b, h, i, j) => (m[i * S + j] ? 0 : -Infinity));
+      const diff = Math.max(rowDiff(output.data, ref.out, Em, ref.mag), rowDiff(withW.output.data, ref.out, Em, ref.mag), rowDiff(withW.weights.data, ref.w, S));
+      return { outputs: [output.data, withW.output.data, withW.weights.data], diff, tol: 1e-5 };
     } finally { mha.dispose(); }
   }],
   ["mha_kv_cache", (api) => {   // Em=32 H=4: a 6-token prefix, then 3 single-token steps == one causal forward over 9
-    const r = rng(11), B = 2, T = 9, P = 6, Em = 32;
+    const r = mulberry32(11), B = 2, T = 9, P = 6, Em = 32;
     const mha = new api.MultiHeadAttention({ embedDim: Em, numHeads: 4, seed: 3 });
     try {
       const x = uniform(r, B * T * Em);
@@ -234,11 +330,13 @@ const CASES = [
         stitched.set(steps[0].subarray(b * P * Em, (b + 1) * P * Em), b * T * Em);
         for (let t = P; t < T; t++) stitched.set(steps[t - P + 1].subarray(b * Em, (b + 1) * Em), (b * T + t) * Em);
       }
-      return { outputs: [full, ...steps], diff: cache.length === T ? relDiff(stitched, full) : Infinity, tol: 1e-5 };
+      const ref = refMha(mha, x, x, x, B, T, T, true, null);   // the causal forward against float64, the steps against both
+      const diff = Math.max(rowDiff(full, ref.out, Em, ref.mag), rowDiff(stitched, ref.out, Em, ref.mag), rowDiff(stitched, full, Em, ref.mag));
+      return { outputs: [full, ...steps], diff: cache.length === T ? diff : Infinity, tol: 1e-5 };
     } finally { mha.dispose(); }
   }],
   ["out_option", (api) => {   // options.out on every function: the same bits as a fresh result, written into the given array
-    const r = rng(12), M = 9, K = 21, N = 9, H = 2, L = 5, S = 19, E = 8, Em = 16;
+    const r = mulberry32(12), M = 9, K = 21, N = 9, H = 2, L = 5, S = 19, E = 8, Em = 16;
     const a = uniform(r, M * K), b = uniform(r, K * N), x = uniform(r, 3 * 33, -5, 5);
     const q = uniform(r, H * L * E), k = uniform(r, H * S * E), v = uniform(r, H * S * E), xm = uniform(r, L * Em);
     const mha = new api.MultiHeadAttention({ embedDim: Em, numHeads: 2, seed: 5 });
