@@ -8,7 +8,7 @@
 // as with clean data (as test/src/masked-keys.test.ts does for bottom-right).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { assertClose, BUILD, randBytes, rng, throwsWith } from "../helpers.js";
+import { assertClose, assertRowsClose as rowsClose, BUILD, randBytes, rng, throwsWith } from "../helpers.js";
 import { type Mask, type SdpaOptions, type Tensor, scaledDotProductAttention as sdpa } from "../../src/index.js";
 import { refAttention, type RefCausal, type RefMask } from "../reference.js";
 import { bitsEqual, heapInUse, model, refForward, tensor } from "./reliability-support.js";
@@ -41,12 +41,9 @@ function assertZeroRows(x: Float32Array, nb: number, L: number, cols: number, bl
   }
 }
 
-/** Each row of got [rows, cols] against ref within 1e-5 of that row's scale. */
-function assertRowsClose(got: Float32Array, ref: Float64Array, cols: number, what: string): void {
-  assert.is(got.length, ref.length, `${what}: length`);
-  for (let r = 0; r < got.length / cols; r++) {
-    assertClose(got.subarray(r * cols, (r + 1) * cols), ref.subarray(r * cols, (r + 1) * cols), 1e-5, `${what}: row ${r}`);
-  }
+/** Each row of got [rows, cols] against ref within 1e-5 of that row's scale (test/helpers.ts; outputs: of mag, the size they are summed from). */
+function assertRowsClose(got: Float32Array, ref: Float64Array, cols: number, what: string, mag?: Float64Array): void {
+  rowsClose(got, ref, cols, 1e-5, what, mag);
 }
 
 test("sdpa: both alignments = float64 (output and weights, with and without returnWeights) at L < S, L = S, L > S, odd sizes, across BM and KC", () => {
@@ -60,10 +57,10 @@ test("sdpa: both alignments = float64 (output and weights, with and without retu
       const ref = refAttention(q.data, k.data, v.data, batch, L, S, E, Ev, { causal: a });
       const r = sdpa(q, k, v, { causal: a, returnWeights: true });
       assert.equal(r.weights!.shape, [...batch, L, S], `${what}: weights shape`);
-      assertRowsClose(r.output.data, ref.out, Ev, `${what}: output`);
+      assertRowsClose(r.output.data, ref.out, Ev, `${what}: output`, ref.mag);
       assertRowsClose(r.weights!.data, ref.w, S, `${what}: weights`);
       // without weights: the online-softmax path only
-      assertRowsClose(sdpa(q, k, v, { causal: a }).output.data, ref.out, Ev, `${what}: output without weights`);
+      assertRowsClose(sdpa(q, k, v, { causal: a }).output.data, ref.out, Ev, `${what}: output without weights`, ref.mag);
       // rows that see no key (bottom-right, L > S: the first L − S) are zeros; every other row sees key 0
       const vis = sees(a, L, S);
       const blind = (i: number) => !vis(i, 0);
@@ -145,7 +142,7 @@ test("sdpa top-left: NaN/±Inf in key and value rows past a row's horizon never 
         for (let b = 0; b < nb; b++) for (const i of rows) {
           const at = (b * L + i) * cols;
           bitsEqual(got.subarray(at, at + cols), want.subarray(at, at + cols), `${what}: ${name} batch ${b} row ${i}, planted vs clean`);
-          assertClose(got.subarray(at, at + cols), r.subarray(at, at + cols), 1e-5, `${what}: ${name} batch ${b} row ${i} vs float64`);
+          rowsClose(got.subarray(at, at + cols), r.subarray(at, at + cols), cols, 1e-5, `${what}: ${name} batch ${b} row ${i} vs float64`, name === "output" ? ref.mag.subarray(at, at + cols) : undefined);
         }
       };
       check(dirty.output.data, clean.output.data, ref.out, Ev, "output");
@@ -188,9 +185,9 @@ test("sdpa: both alignments combined with boolean and additive masks (broadcast 
         const what = `L=${L} S=${S} ${a} + ${mask.data instanceof Uint8Array ? "boolean" : "additive"} mask [${mask.shape}]`;
         const r = sdpa(q, k, v, { causal: a, mask, returnWeights: true });
         const ref = refAttention(q.data, k.data, v.data, batch, L, S, E, Ev, { causal: a, masks: [refMask(mask)] });
-        assertRowsClose(r.output.data, ref.out, Ev, `${what}: output`);
+        assertRowsClose(r.output.data, ref.out, Ev, `${what}: output`, ref.mag);
         assertRowsClose(r.weights!.data, ref.w, S, `${what}: weights`);
-        assertRowsClose(sdpa(q, k, v, { causal: a, mask }).output.data, ref.out, Ev, `${what}: output without weights`);
+        assertRowsClose(sdpa(q, k, v, { causal: a, mask }).output.data, ref.out, Ev, `${what}: output without weights`, ref.mag);
       }
     }
     // top-left row 0 sees key 0 only: a mask that drops key 0 from row 0 leaves it nothing (zeros, not NaN)
@@ -200,7 +197,7 @@ test("sdpa: both alignments combined with boolean and additive masks (broadcast 
     assertZeroRows(r.output.data, 2, L, Ev, (i) => i === 0, `L=${L} S=${S} top-left, key 0 masked from row 0: output`);
     assertZeroRows(r.weights!.data, 2, L, S, (i) => i === 0, `L=${L} S=${S} top-left, key 0 masked from row 0: weights`);
     const ref = refAttention(q.data, k.data, v.data, batch, L, S, E, Ev, { causal: "top-left", masks: [{ data: keep, shape: [L, S], bool: true }] });
-    assertRowsClose(r.output.data, ref.out, Ev, `L=${L} S=${S} top-left, key 0 masked from row 0: output vs float64`);
+    assertRowsClose(r.output.data, ref.out, Ev, `L=${L} S=${S} top-left, key 0 masked from row 0: output vs float64`, ref.mag);
   }
 });
 
@@ -213,7 +210,8 @@ test("sdpa: causal other than a boolean, \"top-left\" or \"bottom-right\" is a T
       new RegExp(`^scaledDotProductAttention: options\\.causal must be a boolean, "top-left" or "bottom-right"; got ${shown.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`), `causal ${shown}`);
   }
   assert.is(heapInUse(), mark, "heap back at its mark");
-  assertClose(sdpa(q, k, v, { causal: "top-left" }).output.data, refAttention(q.data, k.data, v.data, [], 3, 5, 4, 2, { causal: "top-left" }).out, 1e-5, "a call after the errors");
+  const after = refAttention(q.data, k.data, v.data, [], 3, 5, 4, 2, { causal: "top-left" });
+  rowsClose(sdpa(q, k, v, { causal: "top-left" }).output.data, after.out, 2, 1e-5, "a call after the errors", after.mag);
 });
 
 // ---- MultiHeadAttention.forward ----------------------------------------------------------------------------
@@ -231,10 +229,10 @@ test("MultiHeadAttention.forward: both alignments = refMha, self- and cross-atte
           const what = `E=${E} kdim=${kdim} L=${L} S=${S} ${a}`;
           // cross-attention; decode path (L = 1, no masks, no weights) first
           const ref = refForward(mm, x, key, value, { causal: a });
-          assertRowsClose(mm.mha.forward(x, key, value, { causal: a }).output.data, ref.out, E, `${what}: cross output`);
+          assertRowsClose(mm.mha.forward(x, key, value, { causal: a }).output.data, ref.out, E, `${what}: cross output`, ref.mag);
           const rw = mm.mha.forward(x, key, value, { causal: a, needWeights: true, averageWeights: false });
           const refw = refForward(mm, x, key, value, { causal: a, needWeights: true, averageWeights: false });
-          assertRowsClose(rw.output.data, refw.out, E, `${what}: cross output with weights`);
+          assertRowsClose(rw.output.data, refw.out, E, `${what}: cross output with weights`, refw.mag);
           assertRowsClose(rw.weights!.data, refw.w, S, `${what}: cross per-head weights`);
           const ra = mm.mha.forward(x, key, value, { causal: a, needWeights: true });
           assertRowsClose(ra.weights!.data, refForward(mm, x, key, value, { causal: a, needWeights: true }).w, S, `${what}: cross averaged weights`);
@@ -269,7 +267,7 @@ test("MultiHeadAttention.forward: both alignments with keyPaddingMask and attnMa
           const what = `L=${L} S=${S} ${a} ${Object.keys(o).join(" + ")}`;
           const r = m.mha.forward(x, mem, mem, { ...o, causal: a });
           const ref = refForward(m, x, mem, mem, { ...o, causal: a });
-          assertRowsClose(r.output.data, ref.out, E, `${what}: output`);
+          assertRowsClose(r.output.data, ref.out, E, `${what}: output`, ref.mag);
           if (o.needWeights) assertRowsClose(r.weights!.data, ref.w, S, `${what}: weights`);
         }
       }
@@ -335,7 +333,7 @@ test("MultiHeadAttention with a KV cache: \"top-left\" counts from the sequence'
     const r = m.mha.forward(chunk(5, 9), undefined, undefined, { cache, causal: "top-left", needWeights: true });
     const hist = chunk(0, 9);
     const ref = refForward(m, chunk(5, 9), hist, hist, { causal: "bottom-right", needWeights: true });
-    assertRowsClose(r.output.data, ref.out, E, "top-left chunk after 5 cached tokens: output");
+    assertRowsClose(r.output.data, ref.out, E, "top-left chunk after 5 cached tokens: output", ref.mag);
     assertRowsClose(r.weights!.data, ref.w, 9, "top-left chunk after 5 cached tokens: weights");
     cache.dispose();
   } finally { m.mha.dispose(); }
