@@ -9,6 +9,12 @@ import { runtime } from "../src/wasm.js";
 const k = runtime("constants").kernels;
 const round = (n: number, m: number) => Math.ceil(n / m) * m;
 
+test(`${BUILD}: MR = ${MR}, BM = ${BM}, DIRECT_L = ${DIRECT_L} are what the kernels report (gemm_tile_rows, attention_block_rows, attention_direct_rows)`, () => {
+  assert.is(k.gemm_tile_rows(), MR, "gemm_tile_rows()");
+  assert.is(k.attention_block_rows(), BM, "attention_block_rows()");
+  assert.is(k.attention_direct_rows(), DIRECT_L, "attention_direct_rows()");
+});
+
 test(`${BUILD}: KC = ${KC} and NC = ${NC}: the GEMM's scratch (one packed A panel, one packed B block) grows with K up to KC and with N up to NC, not past them`, () => {
   const s = (K: number, N: number) => k.matmul_scratch_bytes(7, K, N);
   assert.ok(s(KC, 8) > s(KC - 1, 8), "K = KC needs more than K = KC − 1");
@@ -25,14 +31,16 @@ test(`${BUILD}: MR = ${MR}, NR = ${NR}, PA = ${PA}: the GEMM's scratch is (PA·k
   }
 });
 
-test(`${BUILD}: DIRECT_L = ${DIRECT_L}, BM = ${BM}, BN = ${BN}: attention's scratch takes the direct path's S·4 + 64 bytes up to L = DIRECT_L, and the blocked path's formula (assembly/attention.ts) past it`, () => {
-  const BP = BM / MR;
-  for (const S of [1, 9, BN - 1, BN, BN + 1, 2 * BN + 3]) for (const [E, Ev] of [[1, 1], [17, 9]]) {
-    for (let L = 1; L <= DIRECT_L; L++) assert.is(k.attention_scratch_bytes(L, S, E, Ev), S * 4 + 64, `L=${L} S=${S}: direct`);
-    const sp = round(S, NR), bs = Math.min(BN, sp);
-    const floats = sp * E + round(Ev, NR) * S + BM * bs + BP * PA * bs + BP * PA * E + BM * 2 + BM * Math.ceil(S / BN) + MR * NR + BM * Ev;
-    for (const L of [DIRECT_L + 1, BM + 1]) assert.is(k.attention_scratch_bytes(L, S, E, Ev), floats * 4 + 9 * 64, `L=${L} S=${S} E=${E} Ev=${Ev}: blocked`);
+test(`${BUILD}: DIRECT_L = ${DIRECT_L}, BN = ${BN}: attention's scratch is the direct path's S·4 + 64 bytes up to L = DIRECT_L only; a row block's scratch grows by one float per row (BM = ${BM}) with each key tile of BN, and not within one`, () => {
+  for (const S of [1, 9, BN + 1]) {
+    for (let L = 1; L <= DIRECT_L; L++) assert.is(k.attention_scratch_bytes(L, S, 17, 9), S * 4 + 64, `L=${L} S=${S}: direct`);
+    assert.not.equal(k.attention_scratch_bytes(DIRECT_L + 1, S, 17, 9), S * 4 + 64, `L=${DIRECT_L + 1} S=${S}: blocked`);
   }
+  const b = (S: number) => k.attention_block_scratch_bytes(S, 17, 9);
+  assert.is(b(BN + 1) - b(BN), BM * 4, "S = BN + 1: a second tile");
+  assert.is(b(2 * BN), b(BN + 1), "S = 2·BN: still two tiles");
+  assert.is(b(2 * BN + 1) - b(2 * BN), BM * 4, "S = 2·BN + 1: a third tile");
+  assert.ok(b(BN) > b(BN - NR), "the scores tile widens up to S = BN");
 });
 
 test.run();

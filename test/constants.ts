@@ -2,7 +2,8 @@
 // (`@inline const` there: compiled into the code, neither exports of the module nor API), so that test
 // sizes are derived from them and follow a change: K at KC − 1, KC, KC + 1, 2·KC + 3 … instead of
 // numbers that crossed a block once. test/constants.test.ts checks them against what the running
-// build does (its scratch sizes and its direct path), so a definition this cannot read fails there.
+// build does (MR, BM and DIRECT_L as its exports report them; KC, NC, BN, PA through its scratch
+// sizes), so a definition this cannot read, or reads wrong, fails there.
 //   MR × NR: the GEMM micro-tile (rows × columns); PA: floats per k step of a packed A panel;
 //   KC, NC: the GEMM's k- and n-blocks; BM: query rows per attention block; BN: keys per attention
 //   tile; DIRECT_L: query rows up to which attention skips packing; DECODE_ROWS: V rows per block of
