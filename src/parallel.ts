@@ -183,7 +183,8 @@ export function attention(rt: Runtime, f: Frame, heads: Head[], L: number, S: nu
     packs.set(h.kv, pk);
     packTasks.push([pk, h.k, h.ldk, h.v, h.ldv, S, E, Ev]);
   }
-  runJob(rt, f, "attention_pack_f32", packTasks, work);
+  // Packing is a copy: shared only when there is much of it (long S, many heads).
+  runJob(rt, f, "attention_pack_f32", packTasks, 4 * packTasks.length * S * (E + Ev));
   const ranges = pieces(L, BM, Math.max(1, Math.ceil(T / heads.length)));
   if (causal) ranges.reverse();
   const tasks: number[][] = [];
