@@ -265,11 +265,6 @@ export class Pool {
     return this.#failed;
   }
 
-  /** Marks the pool as failed (e.g. a test ending one worker) — the next call reports it. */
-  fail(reason: string): void {
-    this.#failed ??= reason;
-  }
-
   /** Ends the workers (they stop at their next wake-up; terminate() ends them now). */
   terminate(): void {
     Atomics.store(this.#ctl, STOP, 1);

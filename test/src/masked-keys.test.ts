@@ -7,12 +7,12 @@
 // the output rows carry over from one tile's P·V product to the next.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { assertClose, BUILD, rng } from "../helpers.js";
+import { assertRowsClose, rng } from "../helpers.js";
+import { BM, KC } from "../constants.js";
 import { MultiHeadAttention, scaledDotProductAttention as sdpa, type Tensor } from "../../src/index.js";
 import { refAttention, refMha } from "../reference.js";
 import { model, tensor } from "./reliability-support.js";
 
-const MR = BUILD === "relaxed" ? 6 : 5, BM = MR * 8, KC = 512;
 const GARBAGE = [NaN, Infinity, -Infinity];
 
 /** Rows i of [L, cols] that see none of `planted` (visible(i, j) false for every planted j). */
@@ -27,15 +27,15 @@ function plant(x: Float32Array, cols: number, keys: number[]): Float32Array {
   return y;
 }
 
-function checkRows(got: Float32Array, clean: Float32Array, ref: Float64Array, cols: number, rows: number[], what: string): void {
+/** Rows `rows` of got: the bits of the clean run, and within 1e-5 of float64 at the row's scale (mag: Σ w·|v| for outputs). */
+function checkRows(got: Float32Array, clean: Float32Array, ref: Float64Array, cols: number, rows: number[], what: string, mag?: Float64Array): void {
   for (const i of rows) {
     for (let c = 0; c < cols; c++) {
       const g = got[i * cols + c], w = clean[i * cols + c];
       if (!(g === w)) assert.unreachable(`${what}: row ${i} col ${c}: ${g} with planted keys, ${w} with clean ones`);
     }
-    // each row against float64, relative to that row's scale
-    const r = ref.subarray(i * cols, (i + 1) * cols);
-    assertClose(got.subarray(i * cols, (i + 1) * cols), r, 1e-5, `${what}: row ${i} vs float64`);
+    const row = (x: ArrayLike<number> & { subarray(a: number, b: number): ArrayLike<number> }) => x.subarray(i * cols, (i + 1) * cols);
+    assertRowsClose(row(got), row(ref), cols, 1e-5, `${what}: row ${i} vs float64`, mag && row(mag));
   }
 }
 
@@ -56,10 +56,10 @@ test("sdpa causal: NaN/±Inf in the key and value rows past a row's horizon neve
     const kb = { data: plant(k.data, E, planted), shape: k.shape }, vb = { data: plant(v.data, Ev, planted), shape: v.shape };
     const dirty = sdpa(q, kb, vb, { causal: true, returnWeights: true });
     const ref = refAttention(q.data, k.data, v.data, [], L, S, E, Ev, { causal: true });
-    checkRows(dirty.output.data, clean.output.data, ref.out, Ev, rows, `L=${L} S=${S} causal output`);
+    checkRows(dirty.output.data, clean.output.data, ref.out, Ev, rows, `L=${L} S=${S} causal output`, ref.mag);
     checkRows(dirty.weights!.data, clean.weights!.data, ref.w, S, rows, `L=${L} S=${S} causal weights`);
     // the same through the path without weights (online softmax only)
-    checkRows(sdpa(q, kb, vb, { causal: true }).output.data, clean.output.data, ref.out, Ev, rows, `L=${L} S=${S} causal, no weights`);
+    checkRows(sdpa(q, kb, vb, { causal: true }).output.data, clean.output.data, ref.out, Ev, rows, `L=${L} S=${S} causal, no weights`, ref.mag);
   }
 });
 
@@ -77,7 +77,7 @@ test("sdpa boolean mask: keys masked out for every row (padding) and per row: ga
       const dirty = sdpa(q, { data: plant(k.data, E, pad), shape: k.shape }, { data: plant(v.data, Ev, pad), shape: v.shape }, { mask, causal, returnWeights: true });
       const ref = refAttention(q.data, k.data, v.data, [], L, S, E, Ev, { causal, masks: [{ data: keep, shape: [L, S], bool: true }] });
       const all = Array.from({ length: L }, (_, i) => i);
-      checkRows(dirty.output.data, clean.output.data, ref.out, Ev, all, `L=${L} S=${S} causal=${causal} output`);
+      checkRows(dirty.output.data, clean.output.data, ref.out, Ev, all, `L=${L} S=${S} causal=${causal} output`, ref.mag);
       checkRows(dirty.weights!.data, clean.weights!.data, ref.w, S, all, `L=${L} S=${S} causal=${causal} weights`);
     }
   }
@@ -94,7 +94,7 @@ test("sdpa: a value row whose weight is exactly 0 after an additive −Infinity 
     const clean = sdpa(q, k, v, { mask }).output.data;
     const dirty = sdpa(q, k, { data: plant(v.data, Ev, [j]), shape: v.shape }, { mask }).output.data;
     const ref = refAttention(q.data, k.data, v.data, [], L, S, E, Ev, { masks: [{ data: add, shape: [L, S], bool: false }] });
-    checkRows(dirty, clean, ref.out, Ev, Array.from({ length: L }, (_, i) => i), `L=${L} S=${S} additive −∞`);
+    checkRows(dirty, clean, ref.out, Ev, Array.from({ length: L }, (_, i) => i), `L=${L} S=${S} additive −∞`, ref.mag);
   }
 });
 
@@ -116,7 +116,7 @@ test("MultiHeadAttention: garbage in padded key/value tokens (keyPaddingMask) ne
       const dirty = m.mha.forward(x, dm, dm, o).output.data;
       for (let i = 0; i < clean.length; i++) if (!(dirty[i] === clean[i])) assert.unreachable(`L=${L} S=${S}: element ${i}: ${dirty[i]} vs ${clean[i]}`);
       const ref = refMha(x.data, mem.data, mem.data, B, L, S, E, 3, 3, E, E, m.ref, { masks: [{ data: padding, shape: [B, 1, 1, S], bool: true, padding: true }] });
-      assertClose(dirty, ref.out, 1e-5, `L=${L} S=${S}: vs float64`);
+      assertRowsClose(dirty, ref.out, E, 1e-5, `L=${L} S=${S}: vs float64`, ref.mag);
     } finally { m.mha.dispose(); }
   }
 });

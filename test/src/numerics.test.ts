@@ -111,7 +111,7 @@ test("sdpa: a NaN in key j makes exactly the rows that attend to j NaN; rows tha
   }
 });
 
-test("sdpa: a NaN at value [j, e] makes column e NaN in the rows that give key j a weight > 0; the weights and every other column stay finite and equal the reference", () => {
+test("sdpa: a NaN at value [j, e] makes column e NaN in the rows that give key j a weight > 0; rows the causal mask keeps from key j never read it; the weights and every other column stay finite and equal the reference", () => {
   const rand = rng(3);
   for (const [L, S] of LS) for (const causal of [false, true]) {
     const E = 4, Ev = 5, j = Math.floor(S / 2), e = 3;
@@ -120,13 +120,17 @@ test("sdpa: a NaN at value [j, e] makes column e NaN in the rows that give key j
     const what = `L=${L} S=${S} causal=${causal}`;
     const r = sdpa(q, k, v, { causal, returnWeights: true });
     const ref = refSdpaCall(q, k, v, { causal });
+    // Rows that give key j weight 0 (the causal mask removes it) never read value row j: as if it held 0.
+    const v0 = { data: v.data.slice(), shape: v.shape };
+    v0.data[j * Ev + e] = 0;
+    const ref0 = refSdpaCall(q, k, v0, { causal });
     assertRowsClose(r.weights!.data, ref.w, S, RTOL, `${what}: weights`);
     for (let i = 0; i < L; i++) {
       const attends = ref.w[i * S + j] > 0;
       for (let c = 0; c < Ev; c++) {
         const g = r.output.data[i * Ev + c];
         if (c === e && attends) assert.ok(Number.isNaN(g), `${what}: [${i}, ${c}] = ${g}, want NaN (weight ${ref.w[i * S + j]})`);
-        // where key j has weight 0, 0·NaN may or may not reach column e (implementation-defined): not checked
+        if (c === e && !attends) assert.ok(Math.abs(g - ref0.out[i * Ev + c]) <= RTOL * Math.max(1, Math.abs(ref0.out[i * Ev + c])), `${what}: [${i}, ${c}] = ${g}: a masked value row was read (want ${ref0.out[i * Ev + c]})`);
         if (c !== e) assert.ok(Math.abs(g - ref.out[i * Ev + c]) <= RTOL * Math.max(1, Math.abs(ref.out[i * Ev + c])), `${what}: [${i}, ${c}] = ${g}, want ${ref.out[i * Ev + c]}`);
       }
     }
