@@ -224,7 +224,8 @@ export interface ResultsFile {
 
 const OURS = 'wasm-attention', RELAXED = 'wasm-attention relaxed';
 const README_PEERS: [string, string][] = [
-  ['onnxruntime-web', 'onnxruntime-web'], ['tfjs-wasm', 'tfjs-wasm'], ['tfjs-wasm batched', 'tfjs-wasm batched'], ['plain-js', 'plain JS'],
+  ['onnxruntime-web', 'onnxruntime-web'], ['onnxruntime-web ×2', 'onnxruntime-web 2 threads'], ['tfjs-wasm', 'tfjs-wasm'],
+  ['tfjs-wasm batched', 'tfjs-wasm batched'], ['plain-js', 'plain JS'],
 ];
 
 /**
@@ -240,9 +241,13 @@ export function renderReadmeTable(run: ResultsFile, file: string): string {
   const load = m.load1End !== undefined ? `${m.load1}–${m.load1End}` : `${m.load1}`;
   const quick = run.options.quick ? ' **(a --quick run: short timings)**' : '';
   const withLoad = run.results.some((r) => r.load1 !== undefined);
+  const names = new Set(run.results.flatMap((r) => r.impls.map((i) => i.name)));
+  const threads = [...names].some((n) => n.startsWith('wasm-attention ×'))
+    ? `one thread each except the rows marked ×2 (ours on 2 threads)${names.has('onnxruntime-web ×2') ? ' and onnxruntime-web 2 threads' : ''}`
+    : 'single thread';
   const lines = [
-    `Run of ${m.date.slice(0, 10)} on ${m.cpu}, ${m.cores} cores, Node ${m.node.replace(/^v/, '')}, single thread, host load ${load}${quick}`,
-    `([all results](bench/results/latest.md), [JSON](${file})). Absolute times vary with the host and its load` +
+    `Run of ${m.date.slice(0, 10)} on ${m.cpu}, ${m.cores} cores, Node ${m.node.replace(/^v/, '')}, ${threads}, host load ${load}${quick}`,
+    `([all results](${file.replace(/[^/]*$/, '')}latest.md), [JSON](${file})). Absolute times vary with the host and its load` +
       (withLoad ? ' (the last column: the 1-minute load average when the case was timed)' : ' (1-minute load average at the start of the run)') +
       '; the ratios are interleaved in one process.',
     '',
