@@ -291,6 +291,7 @@ export class Pool {
     const ctl = this.#ctl;
     const n = job.tasks.length;
     const nargs = job.tasks[0].length;
+    if (nargs > TASK_STRIDE) throw new Error(`wasm-attention: internal error: a task of ${nargs} arguments (at most ${TASK_STRIDE})`);
     const table = new Float64Array(this.#memory.buffer, job.table, n * TASK_STRIDE);
     for (let i = 0; i < n; i++) table.set(job.tasks[i], i * TASK_STRIDE);
     // Publish: parameters while the claim word is closed, then open it for this generation.
