@@ -109,6 +109,17 @@ export function bias_act(c: usize, ldc: i32, bias: usize, rows: i32, cols: i32, 
     const row = c + <usize>r * <usize>ldc * 4;
     let j = 0;
     if (ASC_FEATURE_SIMD) {
+      // Two vectors a step: their polynomial chains are independent, so they overlap.
+      for (; j + 8 <= cols; j += 8) {
+        const p = row + (<usize>j << 2);
+        let v0 = v128.load(p), v1 = v128.load(p, 16);
+        if (hasBias) {
+          v0 = f32x4.add(v0, v128.load(bias + (<usize>j << 2)));
+          v1 = f32x4.add(v1, v128.load(bias + (<usize>j << 2), 16));
+        }
+        v128.store(p, vact(v0, act));
+        v128.store(p, vact(v1, act), 16);
+      }
       for (; j + 4 <= cols; j += 4) {
         const p = row + (<usize>j << 2);
         let v = v128.load(p);
