@@ -17,7 +17,12 @@
 //   L2) → MR-row panels of A (packed, stays in L1) → NR-column panels.
 //   Every k-block after the first adds to C, so the sum over k is: ((Σ_{k<KC}) + Σ_{KC≤k<2KC}) + …,
 //   each block summed in k order per lane: a fixed order, the same in every engine.
+//   gemm_packed's epilogue (bias, activation): after the last k-block, each MR-row panel of C just
+//   stored (MR × NC floats, still in L1) gets C = act(C + bias) in one pass (activation.ts). Without
+//   bias and activation there is no epilogue; with a bias alone it computes (Σ) + bias[j], the same
+//   operation, on the same sum, as a separate pass after the GEMM would.
 // No checks here: src/ guarantees the dims are ≥ 1 and every range lies inside memory.
+import { bias_act } from "./activation";
 
 // Tile rows: 5 under plain SIMD (10 accumulators + 2 B vectors + 1 A splat + 1 product fit V8's
 // 15 usable xmm registers), 6 with relaxed SIMD's fused multiply-add (12 + 2 + 1, no product
@@ -331,25 +336,30 @@ export function gemm(
 }
 
 /**
- * C[M×N] (+ bias[N]) = A[M×K] · B, with B already packed by `pack_b` over its full depth K:
+ * C[M×N] = act(A[M×K] · B + bias[N]), with B already packed by `pack_b` over its full depth K:
  * pb[(p·K + k)·NR + c] = B[k, p·NR + c] (the layout weights are kept in). The KC slice of panel p
- * starting at k0 is contiguous at pb + (p·K + k0)·NR. scratch: gemm_scratch_bytes(K, 0) bytes.
+ * starting at k0 is contiguous at pb + (p·K + k0)·NR. bias = 0: none; act: activation.ts's codes
+ * (0: none). scratch: gemm_scratch_bytes(K, 0) bytes.
  */
 export function gemm_packed(
   c: usize, ldc: i32,
   a: usize, a_rs: i32, a_cs: i32,
   pb: usize, scratch: usize,
   M: i32, K: i32, N: i32,
+  bias: usize, act: i32,
 ): void {
   const kcmax = min<i32>(KC, K);
   const pa = scratch;
   const tmp = (pa + <usize>(PA * kcmax) * 4 + 15) & ~15;
+  const epilogue = bias != 0 || act != 0;
   if (M == 1 && a_cs == 1) {
     gemv_packed(c, a, pb, K, N);
+    if (epilogue) bias_act(c, N, bias, 1, N, act);
     return;
   }
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = min<i32>(KC, K - k0);
+    const last = epilogue && k0 + kc == K;
     for (let n0 = 0; n0 < N; n0 += NC) {
       const nc = min<i32>(NC, N - n0);
       for (let m0 = 0; m0 < M; m0 += MR) {
@@ -359,6 +369,8 @@ export function gemm_packed(
         for (let j = 0; j < nc; j += NR) {
           tile(crow + <usize>j * 4, ldc, pa, pb + <usize>((n0 + j) * K + k0 * NR) * 4, kc, mr, min<i32>(NR, nc - j), k0 > 0, tmp);
         }
+        // The panel's final values were just stored: bias and activation while they are in L1.
+        if (last) bias_act(crow, ldc, bias == 0 ? 0 : bias + (<usize>n0 << 2), mr, nc, act);
       }
     }
   }

@@ -7,6 +7,9 @@ export {
   attention_block_scratch_bytes, attention_block_rows, attention_direct_rows,
 } from "./attention";
 export { gemv_packed_f32, decode_attention_f32, decode_scratch_bytes, scatter_heads_f32 } from "./decode";
+export { gemm_packed_act_f32 } from "./matmul";
+export { activation_f32, erf_f32 } from "./activation";
+export { layer_norm_f32 } from "./layernorm";
 
 /** First byte past the module's static data: where src/ may start its heap. */
 export function heap_base(): usize {

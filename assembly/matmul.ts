@@ -3,7 +3,10 @@
 //   C row stride ldc. bias = 0 means none; otherwise C[i, j] = (A·B)[i, j] + bias[j].
 // src/ guarantees M, K, N ≥ 1, every range inside memory, C not overlapping A, B or scratch.
 // scratch: matmul_scratch_bytes(M, K, N) bytes, 16-aligned.
+// gemm_packed_f32 / gemm_packed_act_f32: the same product on a B packed once (a resident weight), the
+// latter with a Linear layer's activation applied in the GEMM's store (assembly/activation.ts).
 import { gemm, gemm_packed, gemm_scratch_bytes, pack_b, MR, NR } from "./gemm";
+import { ACT_NONE, ACT_GELU_TANH } from "./activation";
 
 /** Rows of the GEMM micro-tile (5, or 6 in the relaxed build): a row split at multiples of it gives the same bits. */
 export function gemm_tile_rows(): i32 {
@@ -60,7 +63,11 @@ export function pack_b_f32(pb: usize, b: usize, b_rs: i32, b_cs: i32, K: i32, N:
   pack_b(pb, b, b_rs, b_cs, K, N);
 }
 
-/** C[M×N] = A[M×K] · B (+ bias[N] per row; bias = 0: none), B packed by pack_b_f32. scratch: matmul_scratch_bytes(M, K, N). */
+/**
+ * C[M×N] = A[M×K] · B (+ bias[N] per row; bias = 0: none), B packed by pack_b_f32. The bias is added
+ * in the GEMM's store (gemm.ts gemm_packed's epilogue): the bits of adding it in a pass afterwards.
+ * scratch: matmul_scratch_bytes(M, K, N).
+ */
 export function gemm_packed_f32(
   c: usize, ldc: i32,
   a: usize, a_rs: i32, a_cs: i32,
@@ -69,6 +76,25 @@ export function gemm_packed_f32(
 ): void {
   assert(M > 0 && K > 0 && N > 0 && ldc >= N, "gemm_packed_f32: M, K, N must be >= 1 and ldc >= N");
   assert((scratch & 15) == 0, "gemm_packed_f32: scratch must be 16-byte aligned");
-  gemm_packed(c, ldc, a, a_rs, a_cs, pb, scratch, M, K, N);
-  if (bias != 0) add_bias_rows(c, ldc, bias, M, N);
+  gemm_packed(c, ldc, a, a_rs, a_cs, pb, scratch, M, K, N, bias, ACT_NONE);
+}
+
+/**
+ * C[M×N] = act(A[M×K] · B + bias[N]) (bias = 0: none; act: 0 none, 1 ReLU, 2 GELU (erf), 3 GELU
+ * (tanh), as assembly/activation.ts), B packed by pack_b_f32: a Linear layer y = act(x·Wᵀ + b) with
+ * bias and activation applied in the GEMM's store (after the last K block, to each MR-row panel while
+ * it is in L1), not in a second pass over C. act = 0 gives gemm_packed_f32's bits. M = 1 (one row,
+ * a_cs = 1) takes the GEMV; its columns may be split at multiples of NR (pb + n0·K·4, bias + n0·4)
+ * without changing a bit. scratch: matmul_scratch_bytes(M, K, N).
+ */
+export function gemm_packed_act_f32(
+  c: usize, ldc: i32,
+  a: usize, a_rs: i32, a_cs: i32,
+  pb: usize, bias: usize, scratch: usize,
+  M: i32, K: i32, N: i32, act: i32,
+): void {
+  assert(M > 0 && K > 0 && N > 0 && ldc >= N, "gemm_packed_act_f32: M, K, N must be >= 1 and ldc >= N");
+  assert((scratch & 15) == 0, "gemm_packed_act_f32: scratch must be 16-byte aligned");
+  assert(act >= ACT_NONE && act <= ACT_GELU_TANH, "gemm_packed_act_f32: act must be 0, 1, 2 or 3");
+  gemm_packed(c, ldc, a, a_rs, a_cs, pb, scratch, M, K, N, bias, act);
 }

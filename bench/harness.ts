@@ -29,6 +29,11 @@ export interface Impl {
   /** Builds inputs (once, outside timing) and returns the function to time. */
   setup: () => Promise<Runner>;
   teardown?: () => void | Promise<void>;
+  /**
+   * A baseline that computes another output, timed in the same interleaved rounds (e.g. a GEMM alone
+   * beside the fused GEMM + activation): checked against this float64 reference instead of the case's.
+   */
+  reference?: () => Reference;
 }
 
 export interface BenchCase {
@@ -445,7 +450,19 @@ async function runCase(c: BenchCase, index: number, total: number, opts: BenchOp
     }
     let cmp: Comparison;
     const itol = tolOf(l.impl.name);
-    if (reference) {
+    let own: Reference | undefined;
+    try {
+      own = l.impl.reference?.();
+    } catch (e) {
+      l.run = undefined;
+      l.res.status = 'run-failed';
+      l.res.note = `not checked: its float64 reference failed: ${errText(e)}`;
+      continue;
+    }
+    if (own) {
+      cmp = compareWithReference(out, own, itol);
+      l.res.checkedAgainst = `its own float64 reference (${own.checked.length === own.rows ? 'all' : own.checked.length + ' of'} ${own.rows} rows)`;
+    } else if (reference) {
       cmp = compareWithReference(out, reference, itol);
       l.res.checkedAgainst = referee;
     } else {

@@ -15,14 +15,14 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  type BuildName, MultiHeadAttention, init, initSync, matmul, scaledDotProductAttention, softmax,
+  type BuildName, MultiHeadAttention, init, initSync, layerNorm, linear, matmul, scaledDotProductAttention, softmax,
 } from "../src/index.js";
 import { mulberry32 } from "../src/random.js";
 import { detectFeatures, runtime } from "../src/wasm.js";
 import { COLD_E, COLD_H, COLD_L, COLD_TARGET_MS, type ColdStart, coldStart, fmtColdStart } from "./cold-start.js";
 import { type BenchCase, type BenchResult, type Impl, type Runner, type Target, parseArgs, refereeFailures, runBench } from "./harness.js";
 import { type MhaWeights, type Peer, type Tensor, loadPeers } from "./peers/index.js";
-import { referenceDecode, referenceMatmul, referenceMha, referenceSdpa, referenceSoftmax } from "./reference.js";
+import { referenceDecode, referenceLayerNorm, referenceLinear, referenceMatmul, referenceMha, referenceSdpa, referenceSoftmax } from "./reference.js";
 
 const FLAG = "--experimental-wasm-relaxed-simd";
 if (!detectFeatures().relaxedSimd && !process.execArgv.includes(FLAG) && !process.env.WASM_ATTENTION_BENCH_CHILD) {
@@ -122,7 +122,8 @@ function peerImpls(op: keyof Peer, make: (p: Peer) => Promise<Runner> | undefine
 const TOL_OURS = 1e-5;
 const TOL_PEERS = 2e-5;
 const oursTolerances = (names: string[]): Record<string, number> => Object.fromEntries(names.map((n) => [n, TOL_OURS]));
-const OURS_NAMES = ["wasm-attention", "wasm-attention relaxed", "wasm-attention into out", `wasm-attention ×${THREADS}`];
+const OURS_NAMES = ["wasm-attention", "wasm-attention relaxed", "wasm-attention into out", `wasm-attention ×${THREADS}`,
+  "wasm-attention matmul alone", "wasm-attention relaxed matmul alone"];
 /** The referee of a case: its float64 reference, ours held to TOL_OURS, peers to TOL_PEERS. */
 const referee = (reference: BenchCase["reference"]): Pick<BenchCase, "reference" | "tolerance" | "tolerances"> =>
   ({ reference, tolerance: TOL_PEERS, tolerances: oursTolerances(OURS_NAMES) });
@@ -152,6 +153,29 @@ for (const [R, C] of [[512, 512], [8 * 1024, 1024]]) {
     impls: [...ours(() => () => softmax(x).data), ...peerImpls("softmax", (p) => p.softmax!(x), 2 ** 20, R * C)],
     extra: () => ({ "elements": R * C }),
   });
+}
+
+// linear (issue 17): GELU(x·Wᵀ + b) at 512×768·(768×768)ᵀ, and in the same interleaved rounds its
+// GEMM alone (matmul with transposeB, no bias; checked against its own float64 reference): bias and
+// GELU in the GEMM's store should cost ≤ 10 %. Both calls copy and pack W (the layers keep theirs
+// packed). layerNorm into a caller's array (a fresh 32 MiB result costs more than the op): GB/s of x
+// read + y written.
+{
+  const [M, K, N] = [512, 768, 768];
+  const x = tensor([M, K], 15), w = tensor([N, K], 16, 1 / Math.sqrt(K)), b = tensor([N], 17, 0.1);
+  const gemmAlone = ours(() => () => matmul(x, w, { transposeB: true }).data)
+    .map((i) => ({ ...i, name: `${i.name} matmul alone`, reference: () => referenceLinear(x, w, null, undefined) }));
+  cases.push({
+    suite: "linear", name: `linear+GELU f32 ${M}×${K}·${N}×${K}ᵀ + bias`, flops: 2 * M * K * N, ...referee(() => referenceLinear(x, w, b, "gelu")),
+    impls: [...ours(() => () => linear(x, w, b, { activation: "gelu" }).data), ...gemmAlone],
+  });
+  for (const [R, E] of [[128, 768], [8 * 1024, 1024]]) {
+    const xs = tensor([R, E], 18, 4), g = tensor([E], 19), beta = tensor([E], 20);
+    cases.push({
+      suite: "linear", name: `layerNorm f32 ${R}×${E} into out`, flops: 0, ...referee(() => referenceLayerNorm(xs, g, beta, 1e-5)),
+      impls: ours(() => { const out = new Float32Array(R * E); return () => layerNorm(xs, g, beta, { out }).data; }), extra: () => ({ "bytes": 8 * R * E }),
+    });
+  }
 }
 
 // scaled dot-product attention, B=1 H=8 D=64, L = S = 64…4096 (charted), plus causal at 2048
@@ -314,6 +338,18 @@ function summary(rs: BenchResult[], c: ColdStart | null): Target[] {
     const what = `${name}${impl === "wasm-attention" ? "" : ` (${impl.slice(15)})`}`;
     if (min === undefined) row(`${what}, allocating its result: reported, not a target`, `${g.toFixed(1)} GFLOP/s${load(r)}`, undefined);
     else row(`${what} ≥ ${min} GFLOP/s`, `${g.toFixed(1)} GFLOP/s${load(r)}`, g >= min);
+  }
+  // linear (issue 17): linear+GELU against its GEMM alone (same rounds); layerNorm in GB/s.
+  const lin = rs.find((r) => r.name.startsWith("linear+GELU"));
+  for (const impl of ["wasm-attention", "wasm-attention relaxed"]) {
+    const ml = med(lin, impl), mm = med(lin, `${impl} matmul alone`);
+    if (ml !== undefined && mm !== undefined) {
+      row(`${lin!.name}: ${impl} ≥ 90 % of its GEMM's GFLOP/s alone (matmul, interleaved)`, `${(100 * mm / ml).toFixed(1)} % (${ml.toFixed(2)} vs ${mm.toFixed(2)} ms${load(lin)})`, mm / ml >= 0.9);
+    }
+  }
+  for (const r of rs.filter((r) => r.name.startsWith("layerNorm"))) {
+    const ms = med(r, "wasm-attention"), bytes = r.extra?.["bytes"];
+    if (ms !== undefined && typeof bytes === "number") row(`${r.name}: x read + y written, reported`, `${(bytes / ms / 1e6).toFixed(2)} GB/s${load(r)}`, undefined);
   }
   for (const r of rs.filter((r) => r.suite === "mha")) {
     for (const [impl, ortMin, tfMin] of [["wasm-attention", 1.4, 1.7], ["wasm-attention relaxed", 1.8, 2]] as const) {

@@ -9,6 +9,7 @@
 //
 // Shapes: B batch, H heads, L query length, S key length, D head width, E model width, P cached tokens.
 import { type RefMask, refAttention, refLinear, refMatmul, refMha, refSoftmax } from "../test/reference.js";
+import { type RefActivation, refLayerNorm, refLinearAct } from "../test/reference-layers.js";
 import type { MhaWeights, Tensor } from "./peers/types.js";
 
 export interface Reference {
@@ -63,6 +64,20 @@ export function referenceSoftmax(x: Tensor): Reference {
   const C = x.shape[x.shape.length - 1]!, R = x.data.length / C;
   const checked = sampleRows(R);
   return { cols: C, rows: R, checked, values: refSoftmax(pick(x.data, checked, C), C) };
+}
+
+/** act(x·Wᵀ + b) for x [M, K], weight [N, K] (nn.Linear's layout), bias [N] or null: the rows `sampleRows(M)`. */
+export function referenceLinear(x: Tensor, w: Tensor, b: Tensor | null, act: RefActivation): Reference {
+  const [M, K] = x.shape as [number, number], N = w.shape[0]!;
+  const checked = sampleRows(M);
+  return { cols: N, rows: M, checked, values: refLinearAct(pick(x.data, checked, K), w.data, b?.data ?? null, checked.length, K, N, act).y };
+}
+
+/** LayerNorm over the last axis of x [R, E] with weight and bias [E]: the rows `sampleRows(R)`. */
+export function referenceLayerNorm(x: Tensor, w: Tensor, b: Tensor, eps: number): Reference {
+  const E = x.shape[x.shape.length - 1]!, R = x.data.length / E;
+  const checked = sampleRows(R);
+  return { cols: E, rows: R, checked, values: refLayerNorm(pick(x.data, checked, E), w.data, b.data, E, eps).y };
 }
 
 /**

@@ -30,6 +30,12 @@ export interface Kernels {
   decode_attention_f32(o: number, q: number, k: number, v: number, hs: number, ld: number, scratch: number,
     H: number, group: number, S: number, D: number, scale: number): void;
   scatter_heads_f32(dst: number, hs: number, src: number, lds: number, rows: number, heads: number, D: number): void;
+  /** act: 0 none, 1 ReLU, 2 GELU (erf), 3 GELU (tanh) (assembly/activation.ts). */
+  gemm_packed_act_f32(c: number, ldc: number, a: number, aRs: number, aCs: number, pb: number, bias: number, scratch: number,
+    M: number, K: number, N: number, act: number): void;
+  activation_f32(y: number, x: number, n: number, act: number): void;
+  erf_f32(y: number, x: number, n: number): void;
+  layer_norm_f32(y: number, x: number, weight: number, bias: number, rows: number, E: number, eps: number): void;
 }
 
 /** The export names of Kernels, in one list (for the ABI test and for checking a loaded module). */
@@ -37,4 +43,5 @@ export const KERNEL_NAMES: readonly (keyof Kernels)[] = [
   "heap_base", "matmul_scratch_bytes", "matmul_f32", "add_bias_rows", "packed_b_bytes", "pack_b_f32", "gemm_packed_f32", "softmax_rows_f32", "exp_f32",
   "attention_scratch_bytes", "attention_f32", "gemm_tile_rows", "attention_packed_bytes", "attention_block_scratch_bytes",
   "attention_block_rows", "attention_direct_rows", "attention_pack_f32", "attention_rows_f32", "gemv_packed_f32", "decode_scratch_bytes", "decode_attention_f32", "scatter_heads_f32",
+  "gemm_packed_act_f32", "activation_f32", "erf_f32", "layer_norm_f32",
 ];

@@ -6,6 +6,8 @@ export { matmul } from "./matmul.js";
 export type { MatmulOptions } from "./matmul.js";
 export { softmax } from "./softmax.js";
 export type { SoftmaxOptions } from "./softmax.js";
+export { layerNorm, type LayerNormOptions } from "./layernorm.js";
+export { linear, type LinearOptions } from "./linear.js";
 export { scaledDotProductAttention } from "./sdpa.js";
 export type { SdpaOptions, SdpaResult } from "./sdpa.js";
 export type { Tensor, Mask } from "./validate.js";

@@ -71,17 +71,25 @@ export function pieces(n: number, unit: number, threads: number): [number, numbe
   return out;
 }
 
-/** One GEMM C[M×N] = A[M×K]·B (+ bias) on B packed over depth K (a resident weight, or packed for the call). */
+/** Activation codes of gemm_packed_act_f32 (assembly/activation.ts). */
+export const ACTIVATIONS = { relu: 1, gelu: 2, "gelu-tanh": 3 } as const;
+
+/**
+ * One GEMM C[M×N] = act(A[M×K]·B + bias) on B packed over depth K (a resident weight, or packed for
+ * the call). `act` (ACTIVATIONS; 0 or absent: none) is applied in the GEMM's store, as is the bias.
+ */
 export interface Gemm {
   c: number; ldc: number;
   a: number; aRs: number; aCs: number;
   pb: number; bias: number;
   M: number; K: number; N: number;
+  act?: number;
 }
 
 /**
  * Runs GEMMs on packed B, split by rows (MR multiples); a single row is a GEMV, split by columns
- * (NR multiples) when it is large enough to share.
+ * (NR multiples) when it is large enough to share. GEMMs with an activation take
+ * gemm_packed_act_f32 (rows and column pieces alike: with M = 1 it runs the same GEMV).
  */
 export function gemms(rt: Runtime, f: Frame, list: Gemm[]): void {
   const k = rt.kernels;
@@ -92,20 +100,26 @@ export function gemms(rt: Runtime, f: Frame, list: Gemm[]): void {
     if (g.M > 1) scratch = Math.max(scratch, k.matmul_scratch_bytes(g.M, g.K, 0));
   }
   const T = threadsFor(rt, work);
-  const rows: number[][] = [], cols: number[][] = [];
+  const rows: number[][] = [], cols: number[][] = [], acts: number[][] = [];
   for (const g of list) {
+    const act = g.act ?? 0;
     if (g.M === 1 && g.aCs === 1) {
       for (const [n0, n1] of pieces(g.N, NR, T)) {
-        cols.push([g.c + n0 * 4, g.a, g.pb + n0 * g.K * 4, g.bias === 0 ? 0 : g.bias + n0 * 4, g.K, n1 - n0]);
+        const bias = g.bias === 0 ? 0 : g.bias + n0 * 4;
+        if (act === 0) cols.push([g.c + n0 * 4, g.a, g.pb + n0 * g.K * 4, bias, g.K, n1 - n0]);
+        else acts.push([g.c + n0 * 4, n1 - n0, g.a, g.aRs, 1, g.pb + n0 * g.K * 4, bias, 0, 1, g.K, n1 - n0, act]);
       }
     } else {
       for (const [m0, m1] of pieces(g.M, MR, T)) {
-        rows.push([g.c + m0 * g.ldc * 4, g.ldc, g.a + m0 * g.aRs * 4, g.aRs, g.aCs, g.pb, g.bias, 0, m1 - m0, g.K, g.N]);
+        const t = [g.c + m0 * g.ldc * 4, g.ldc, g.a + m0 * g.aRs * 4, g.aRs, g.aCs, g.pb, g.bias, 0, m1 - m0, g.K, g.N];
+        if (act === 0) rows.push(t);
+        else acts.push([...t, act]);
       }
     }
   }
   runJob(rt, f, "gemm_packed_f32", rows, work, 7, scratch);
   runJob(rt, f, "gemv_packed_f32", cols, work);
+  runJob(rt, f, "gemm_packed_act_f32", acts, work, 7, scratch);
 }
 
 /** Packs B[K×N] (element strides rs, cs) for gemms(), split by column panels; returns its address (in f). */
@@ -207,6 +221,13 @@ export function decode(rt: Runtime, f: Frame, B: number, args: { o: number; q: n
     }
   }
   runJob(rt, f, "decode_attention_f32", tasks, work, 6, k.decode_scratch_bytes(S));
+}
+
+/** LayerNorm (layer_norm_f32) of `rows` rows of E floats at x into y (y == x allowed), split by rows. weight, bias: 0 for none. */
+export function layerNormRows(rt: Runtime, f: Frame, y: number, x: number, weight: number, bias: number, rows: number, E: number, eps: number): void {
+  const work = 8 * rows * E;
+  const tasks = pieces(rows, 1, threadsFor(rt, work)).map(([r0, r1]) => [y + r0 * E * 4, x + r0 * E * 4, weight, bias, r1 - r0, E, eps]);
+  runJob(rt, f, "layer_norm_f32", tasks, work);
 }
 
 /** softmax over rows of `cols`, in place at p, split by rows. */
