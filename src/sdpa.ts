@@ -49,7 +49,7 @@ export interface SdpaResult {
   weights?: Tensor;
 }
 
-const KEYS = ["mask", "causal", "scale", "softcap", "alibiSlopes", "returnWeights", "out"] as const;
+const KEYS = ["mask", "causal", "scale", "returnWeights", "out", "softcap", "alibiSlopes"] as const;
 
 /**
  * Scaled dot-product attention, f32: softmax(Q·Kᵀ·scale + mask)·V, optionally soft-capped and with ALiBi biases.
