@@ -14,7 +14,8 @@
 // propagates; the sign of ±0 is kept.
 // Max error against float64 Math.tanh: 1.2 ulp (z near 1; test/src/softcap-alibi.test.ts holds it to
 // 2 ulp over a dense sweep).
-// Both branches are computed and one selected (lanes differ). `tanhf` performs the same f32 operations
+// Each lane's result depends only on its own x (a vector computes the z ≥ 1 branch when any lane needs
+// it, then selects per lane). `tanhf` performs the same f32 operations
 // in the same order as one lane of `vtanh` (the relaxed build fuses the vector multiply-adds, so there
 // the two may differ in the last bit, as exp.ts's pair does).
 
@@ -95,29 +96,11 @@ const K: usize = memory.data<f32>([
   P0, P0, P0, P0,                                       // 336
 ], 16);
 
-/** tanh(x) for each lane. */
+/** tanh(x) for each lane. The z ≥ 1 branch is skipped when no lane needs it (soft-capping's usual case). */
 // @ts-ignore: decorator
 @inline export function vtanh(vx: v128): v128 {
   const vone = v128.load(K, 192);
   const vz = f32x4.pmin(f32x4.abs(vx), v128.load(K, 0));   // pmin(z, SAT) = SAT < z ? SAT : z: NaN stays NaN
-  // z ≥ 1: 1 − 2e/(1 + e), e = e^{−2z}
-  const vu = f32x4.mul(vz, v128.load(K, 176));
-  const vmagic = v128.load(K, 32);
-  let vn = vfma(vu, v128.load(K, 16), vmagic);
-  const vs = i32x4.shl(vn, 23);
-  vn = f32x4.sub(vn, vmagic);
-  let vr = vfma(vn, v128.load(K, 48), vu);
-  vr = vfma(vn, v128.load(K, 64), vr);
-  let vp = vfma(v128.load(K, 80), vr, v128.load(K, 96));
-  vp = vfma(vp, vr, v128.load(K, 112));
-  vp = vfma(vp, vr, v128.load(K, 128));
-  vp = vfma(vp, vr, v128.load(K, 144));
-  vp = vfma(vp, vr, v128.load(K, 160));
-  const vq = f32x4.mul(vp, vr);                             // expm1(r) = r + r·q
-  const vrs = f32x4.mul(vr, vs);
-  const ve = f32x4.add(vfma(vq, vrs, vrs), vs);             // s·expm1(r) + s
-  const vd = f32x4.div(f32x4.add(ve, ve), f32x4.add(ve, vone));
-  const vlarge = f32x4.sub(vone, vd);
   // z < 1: z + z³·P(z²)
   const vz2 = f32x4.mul(vz, vz);
   let vw = vfma(v128.load(K, 224), vz2, v128.load(K, 240));
@@ -127,8 +110,28 @@ const K: usize = memory.data<f32>([
   vw = vfma(vw, vz2, v128.load(K, 304));
   vw = vfma(vw, vz2, v128.load(K, 320));
   vw = vfma(vw, vz2, v128.load(K, 336));
-  const vsmall = vfma(f32x4.mul(vz, vz2), vw, vz);
-  const vy = v128.bitselect(vsmall, vlarge, f32x4.lt(vz, vone));
+  let vy = vfma(f32x4.mul(vz, vz2), vw, vz);
+  const vsmall = f32x4.lt(vz, vone);
+  if (!i32x4.all_true(vsmall)) {
+    // z ≥ 1: 1 − 2e/(1 + e), e = e^{−2z}
+    const vu = f32x4.mul(vz, v128.load(K, 176));
+    const vmagic = v128.load(K, 32);
+    let vn = vfma(vu, v128.load(K, 16), vmagic);
+    const vs = i32x4.shl(vn, 23);
+    vn = f32x4.sub(vn, vmagic);
+    let vr = vfma(vn, v128.load(K, 48), vu);
+    vr = vfma(vn, v128.load(K, 64), vr);
+    let vp = vfma(v128.load(K, 80), vr, v128.load(K, 96));
+    vp = vfma(vp, vr, v128.load(K, 112));
+    vp = vfma(vp, vr, v128.load(K, 128));
+    vp = vfma(vp, vr, v128.load(K, 144));
+    vp = vfma(vp, vr, v128.load(K, 160));
+    const vq = f32x4.mul(vp, vr);                             // expm1(r) = r + r·q
+    const vrs = f32x4.mul(vr, vs);
+    const ve = f32x4.add(vfma(vq, vrs, vrs), vs);             // s·expm1(r) + s
+    const vd = f32x4.div(f32x4.add(ve, ve), f32x4.add(ve, vone));
+    vy = v128.bitselect(vy, f32x4.sub(vone, vd), vsmall);
+  }
   return v128.bitselect(vx, vy, v128.load(K, 208));         // y ≥ 0 with x's sign bit
 }
 
@@ -137,21 +140,6 @@ const K: usize = memory.data<f32>([
 @inline export function tanhf(x: f32): f32 {
   const a = abs<f32>(x);
   const z = SAT < a ? SAT : a;
-  const u = z * <f32>-2;
-  let n = u * LOG2E + MAGIC_BIAS;
-  const s = reinterpret<f32>(reinterpret<u32>(n) << 23);
-  n = n - MAGIC_BIAS;
-  let r = n * MINUS_LN2_HI + u;
-  r = n * MINUS_LN2_LO + r;
-  let p = E7 * r + E6;
-  p = p * r + E5;
-  p = p * r + E4;
-  p = p * r + E3;
-  p = p * r + E2;
-  const q = p * r;
-  const rs = r * s;
-  const e = (q * rs + rs) + s;
-  const large = <f32>1 - (e + e) / (e + 1);
   const z2 = z * z;
   let w = P7 * z2 + P6;
   w = w * z2 + P5;
@@ -160,7 +148,23 @@ const K: usize = memory.data<f32>([
   w = w * z2 + P2;
   w = w * z2 + P1;
   w = w * z2 + P0;
-  const small = (z * z2) * w + z;
-  const y = z < 1 ? small : large;
+  let y = (z * z2) * w + z;
+  if (!(z < 1)) {
+    const u = z * <f32>-2;
+    let n = u * LOG2E + MAGIC_BIAS;
+    const s = reinterpret<f32>(reinterpret<u32>(n) << 23);
+    n = n - MAGIC_BIAS;
+    let r = n * MINUS_LN2_HI + u;
+    r = n * MINUS_LN2_LO + r;
+    let p = E7 * r + E6;
+    p = p * r + E5;
+    p = p * r + E4;
+    p = p * r + E3;
+    p = p * r + E2;
+    const q = p * r;
+    const rs = r * s;
+    const e = (q * rs + rs) + s;
+    y = <f32>1 - (e + e) / (e + 1);
+  }
   return reinterpret<f32>((reinterpret<u32>(x) & 0x80000000) | (reinterpret<u32>(y) & 0x7FFFFFFF));
 }
