@@ -12,6 +12,13 @@
 //   aligned) only if j ≤ i. Either is a shift: i sees j < i + shift + 1. Keys no row may see (top-left,
 //   L < S: j ≥ L) are neither packed nor read.
 //   A row with nothing to attend to gives zeros in O and W.
+//   softcap c > 0 (0: none; Gemma 2's logit soft-capping): each scaled score s becomes c·tanh(s/c),
+//   before the bias and masks. slope m ≠ 0 (0: none; ALiBi): the score of query row i and key j gets
+//   −m·|p_i − j| added after the soft-cap and before the masks, p_i = i + (S − L) the query's position
+//   (bottom-right aligned, as with a KV cache), or p_i = i under causal 2 (top-left: the queries start
+//   at position 0). Under a causal mask every key a row sees has j ≤ p_i, so this is ALiBi's
+//   −m·(p_i − j); without one it is the symmetric distance (MPT's non-causal ALiBi). Both are computed
+//   per row from the global row index i, so any split of the rows gives the same bits.
 //
 // Algorithm (one pass over the keys with an online softmax, per row block; never materialises L×S):
 //   1. pack Kᵀ into NR-column panels over S (depth E), and V into NR-column panels over Ev
@@ -37,6 +44,7 @@
 import { MR, NR, PA, KC, pack_a, pack_b, tile, vmadd } from "./gemm";
 import { row_max, exp_sub_sum, scale_row, all_neg_inf } from "./softmax";
 import { expf_p5 } from "./simd/exp";
+import { vtanh, tanhf } from "./simd/tanh";
 import { hsum } from "./simd/reduce";
 
 // @ts-ignore: decorator
@@ -54,6 +62,10 @@ import { hsum } from "./simd/reduce";
 /** Row i sees keys j < i + shift + 1: S − L (causal 1, bottom-right), 0 (causal 2, top-left); S (none: all). */
 // @ts-ignore: decorator
 @inline function causal_shift(causal: i32, L: i32, S: i32): i32 { return causal == 0 ? S : causal == 2 ? 0 : S - L; }
+
+/** Row i's query position is i + this (ALiBi): S − L (bottom-right, and no causal mask), 0 (causal 2, top-left). */
+// @ts-ignore: decorator
+@inline function query_offset(causal: i32, L: i32, S: i32): i32 { return causal == 2 ? 0 : S - L; }
 
 export function attention_scratch_bytes(L: i32, S: i32, E: i32, Ev: i32): f64 {
   if (L <= DIRECT_L) return <f64>S * 4 + 64;
@@ -91,26 +103,27 @@ export function attention_f32(
   o: usize, ldo: i32, w: usize, ldw: i32,
   q: usize, ldq: i32, k: usize, ldk: i32, v: usize, ldv: i32,
   masks: usize, nmasks: i32, scratch: usize,
-  L: i32, S: i32, E: i32, Ev: i32, scale: f32, causal: i32,
+  L: i32, S: i32, E: i32, Ev: i32, scale: f32, causal: i32, softcap: f32, slope: f32,
 ): void {
   assert(L > 0 && S > 0 && E > 0 && Ev >= 0, "attention_f32: L, S, E must be >= 1 and Ev >= 0");
   assert((scratch & 15) == 0, "attention_f32: scratch must be 16-byte aligned");
   assert(causal >= 0 && causal <= 2, "attention_f32: causal must be 0, 1 or 2");
   if (L <= DIRECT_L) {
-    attention_direct(o, ldo, w, ldw, q, ldq, k, ldk, v, ldv, masks, nmasks, scratch, L, S, E, Ev, scale, causal);
+    attention_direct(o, ldo, w, ldw, q, ldq, k, ldk, v, ldv, masks, nmasks, scratch, L, S, E, Ev, scale, causal, softcap, slope);
     return;
   }
   if (causal == 2 && L < S) {
     // Top-left with L < S: no row sees a key j ≥ L. Attend over the first L keys only (the same blocks,
     // tiles and bits: every row's horizon is i + 1 either way), so the rest is not even packed; the
-    // scratch this needs is less than for S. W's columns [L, S) are zeros.
-    attention_f32(o, ldo, w, ldw, q, ldq, k, ldk, v, ldv, masks, nmasks, scratch, L, L, E, Ev, scale, causal);
+    // scratch this needs is less than for S. W's columns [L, S) are zeros. (ALiBi's positions under
+    // top-left are i either way.)
+    attention_f32(o, ldo, w, ldw, q, ldq, k, ldk, v, ldv, masks, nmasks, scratch, L, L, E, Ev, scale, causal, softcap, slope);
     if (w != 0) for (let i = 0; i < L; i++) memory.fill(w + <usize>(i * ldw + L) * 4, 0, <usize>(S - L) << 2);
     return;
   }
   attention_pack_f32(scratch, k, ldk, v, ldv, S, E, Ev);
   const bs = align16(scratch + <usize>attention_packed_bytes(S, E, Ev));
-  attention_rows_f32(o, ldo, w, ldw, q, ldq, scratch, v, ldv, masks, nmasks, bs, L, S, E, Ev, scale, causal, 0, L);
+  attention_rows_f32(o, ldo, w, ldw, q, ldq, scratch, v, ldv, masks, nmasks, bs, L, S, E, Ev, scale, causal, softcap, slope, 0, L);
 }
 
 /**
@@ -136,7 +149,7 @@ export function attention_rows_f32(
   o: usize, ldo: i32, w: usize, ldw: i32,
   q: usize, ldq: i32, pk: usize, v: usize, ldv: i32,
   masks: usize, nmasks: i32, scratch: usize,
-  L: i32, S: i32, E: i32, Ev: i32, scale: f32, causal: i32, r0: i32, r1: i32,
+  L: i32, S: i32, E: i32, Ev: i32, scale: f32, causal: i32, softcap: f32, slope: f32, r0: i32, r1: i32,
 ): void {
   assert(L > 0 && S > 0 && E > 0 && Ev >= 0, "attention_rows_f32: L, S, E must be >= 1 and Ev >= 0");
   assert(r0 >= 0 && r0 % BM == 0 && r1 <= L, "attention_rows_f32: r0 must be a multiple of the block rows and r1 <= L");
@@ -155,11 +168,12 @@ export function attention_rows_f32(
   const ob = align16(tmp + <usize>(MR * NR) * 4);                      // [BM][Ev] O rows before a tile's P·V
 
   const shift = causal_shift(causal, L, S);   // row i sees keys j < i + shift + 1 (all when not causal)
-  // Without masks and with scale > 0, max(s·scale) = max(s)·scale: the scale folds into the exp pass,
-  // as exp((s − max)·scale). s − max can overflow to −Infinity only when |s − max| > FLT_MAX; then
-  // the true term exp(−|s − max|·scale) is below f32's range anyway (flushed to 0) when
-  // scale ≥ 1e-36 (FLT_MAX·1e-36 ≈ 340 > 87.3). Smaller scales take the unfolded path.
-  const fold = nmasks == 0 && scale >= 1e-36;
+  const qpos = query_offset(causal, L, S);    // row i is at position i + qpos (ALiBi)
+  // Without masks, soft-cap or bias and with scale > 0, max(s·scale) = max(s)·scale: the scale folds
+  // into the exp pass, as exp((s − max)·scale). s − max can overflow to −Infinity only when
+  // |s − max| > FLT_MAX; then the true term exp(−|s − max|·scale) is below f32's range anyway (flushed
+  // to 0) when scale ≥ 1e-36 (FLT_MAX·1e-36 ≈ 340 > 87.3). Smaller scales take the unfolded path.
+  const fold = nmasks == 0 && softcap == 0 && slope == 0 && scale >= 1e-36;
   const escale: f32 = fold ? scale : 1;
 
   for (let i0 = r0; i0 < r1; i0 += BM) {
@@ -195,7 +209,7 @@ export function attention_rows_f32(
         const row = sc + <usize>(r * bs) * 4;
         const jrow = causal != 0 ? min<i32>(jend, max<i32>(0, i + shift + 1)) : S;
         const n = min<i32>(bn, max<i32>(0, jrow - t0));
-        online_row(row, i, t0, n, bn, masks, nmasks, scale, fold, escale,
+        online_row(row, i, t0, n, bn, masks, nmasks, scale, softcap, slope, i + qpos, fold, escale,
           rm + (<usize>r << 2), rl + (<usize>r << 2), orow0 + <usize>(r * ldo) * 4, Ev, t0 > 0);
         if (w != 0) {
           const wrow = w + <usize>(i * ldw + t0) * 4;
@@ -246,26 +260,20 @@ export function attention_rows_f32(
 }
 
 /**
- * One row's tile of raw scores at `row` (columns t0 … t0+bn of query row i; the first n are keys the
- * row may see): scale and masks (unless folded), then the online softmax step against the row's
- * running max *pm and sum *pl: columns [0, n) become exp((s − m')·escale), columns [n, bn) zeros,
+ * One row's tile of raw scores at `row` (columns t0 … t0+bn of query row i at position pos; the first
+ * n are keys the row may see): scale, soft-cap, bias and masks (score_row; unless folded), then the
+ * online softmax step against the row's running max *pm and sum *pl: columns [0, n) become exp((s − m')·escale), columns [n, bn) zeros,
  * m' = max(m, tile max), and when m' > m (after earlier tiles: rescale) the accumulator row O_i
  * (Ev floats at orow) and the sum are multiplied by exp((m − m')·escale).
  * A tile whose every kept score is −Infinity adds nothing; a NaN anywhere makes the row NaN.
  */
 function online_row(
-  row: usize, i: i32, t0: i32, n: i32, bn: i32, masks: usize, nmasks: i32, scale: f32, fold: bool,
-  escale: f32, pm: usize, pl: usize, orow: usize, Ev: i32, rescale: bool,
+  row: usize, i: i32, t0: i32, n: i32, bn: i32, masks: usize, nmasks: i32, scale: f32, softcap: f32,
+  slope: f32, pos: i32, fold: bool, escale: f32, pm: usize, pl: usize, orow: usize, Ev: i32, rescale: bool,
 ): void {
   if (n < bn) memory.fill(row + (<usize>n << 2), 0, <usize>(bn - n) << 2);
   if (n == 0) return;
-  if (!fold) {
-    scale_row(row, n, scale);
-    for (let m = 0; m < nmasks; m++) {
-      const d = masks + <usize>(m << 4);
-      apply_mask(row, n, load<i32>(d), load<u32>(d, 4), load<i32>(d, 8), load<i32>(d, 12), i, t0);
-    }
-  }
+  if (!fold) score_row(row, n, i, t0, masks, nmasks, scale, softcap, slope, pos);
   const tmax = row_max(row, n);
   if (tmax == -Infinity) {
     // Every kept score −Infinity: this tile adds nothing. Unless a NaN hid from the max: NaN row.
@@ -293,21 +301,19 @@ function online_row(
 }
 
 /**
- * Row i of the scores at `row` (raw Q·Kᵀ over columns [0, jend)): scale, apply masks, and replace
- * columns [0, jrow) by exp(s − max), columns [jrow, jend) by 0. Returns Σ exp (0: nothing to attend).
- * A row whose every kept score is −Infinity is all zeros; a NaN anywhere makes the row NaN.
+ * Row i (at position pos) of the scores at `row` (raw Q·Kᵀ over columns [0, jend)): scale, soft-cap,
+ * bias, masks, and replace columns [0, jrow) by exp(s − max), columns [jrow, jend) by 0. Returns Σ exp
+ * (0: nothing to attend). A row whose every kept score is −Infinity is all zeros; a NaN anywhere makes
+ * the row NaN.
  */
-function row_numerators(row: usize, i: i32, jrow: i32, jend: i32, masks: usize, nmasks: i32, scale: f32): f32 {
+function row_numerators(row: usize, i: i32, jrow: i32, jend: i32, masks: usize, nmasks: i32, scale: f32,
+  softcap: f32, slope: f32, pos: i32): f32 {
   if (jrow < jend) memory.fill(row + (<usize>jrow << 2), 0, <usize>(jend - jrow) << 2);
   if (jrow == 0) return 0;
-  // The scale folds into the exp pass when there are no masks (see attention_f32).
+  // The scale folds into the exp pass when there is nothing else to apply (see attention_rows_f32).
   let escale = scale;
-  if (nmasks != 0 || !(scale >= 1e-36)) {
-    scale_row(row, jrow, scale);
-    for (let m = 0; m < nmasks; m++) {
-      const d = masks + <usize>(m << 4);
-      apply_mask(row, jrow, load<i32>(d), load<u32>(d, 4), load<i32>(d, 8), load<i32>(d, 12), i, 0);
-    }
+  if (nmasks != 0 || softcap != 0 || slope != 0 || !(scale >= 1e-36)) {
+    score_row(row, jrow, i, 0, masks, nmasks, scale, softcap, slope, pos);
     escale = 1;
   }
   const max = row_max(row, jrow);
@@ -318,6 +324,61 @@ function row_numerators(row: usize, i: i32, jrow: i32, jend: i32, masks: usize, 
     return fill;
   }
   return exp_sub_sum(row, row, jrow, max, escale);
+}
+
+/**
+ * Row i's raw scores for keys [j0, j0 + n) at row[0:n], in this order: s·scale; c·tanh(s·scale/c)
+ * instead when softcap c > 0 (tanh's argument as s·(scale/c)); + (−slope)·|pos − j| when slope ≠ 0;
+ * then each mask.
+ */
+function score_row(row: usize, n: i32, i: i32, j0: i32, masks: usize, nmasks: i32, scale: f32, softcap: f32, slope: f32, pos: i32): void {
+  if (softcap > 0) softcap_row(row, n, scale / softcap, softcap);
+  else scale_row(row, n, scale);
+  if (slope != 0) alibi_row(row, n, pos - j0, -slope);
+  for (let m = 0; m < nmasks; m++) {
+    const d = masks + <usize>(m << 4);
+    apply_mask(row, n, load<i32>(d), load<u32>(d, 4), load<i32>(d, 8), load<i32>(d, 12), i, j0);
+  }
+}
+
+/** y[0:n] = c·tanh(y·a) (a = scale/c): 4 floats a step, then a scalar tail (the same bits per element). */
+function softcap_row(y: usize, n: i32, a: f32, c: f32): void {
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    const va = f32x4.splat(a), vc = f32x4.splat(c);
+    const n4 = n & ~3;
+    for (; j < n4; j += 4) {
+      const p = y + (<usize>j << 2);
+      v128.store(p, f32x4.mul(vtanh(f32x4.mul(v128.load(p), va)), vc));
+    }
+  }
+  for (; j < n; j++) {
+    const p = y + (<usize>j << 2);
+    store<f32>(p, tanhf(load<f32>(p) * a) * c);
+  }
+}
+
+/**
+ * y[j] += mslope·|d0 − j| for j < n (the ALiBi bias −m·|p_i − j'| with d0 = p_i − j0 for key j' = j0 + j):
+ * the distance converted exactly (|d| < 2²⁴), one multiply, one add; the vector lanes and the scalar
+ * tail give the same bits.
+ */
+function alibi_row(y: usize, n: i32, d0: i32, mslope: f32): void {
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vm = f32x4.splat(mslope), vstep = i32x4.splat(4);
+    let vd = i32x4.sub(i32x4.splat(d0), i32x4(0, 1, 2, 3));
+    const n4 = n & ~3;
+    for (; j < n4; j += 4) {
+      const p = y + (<usize>j << 2);
+      v128.store(p, f32x4.add(v128.load(p), f32x4.mul(vm, f32x4.convert_i32x4_s(i32x4.abs(vd)))));
+      vd = i32x4.sub(vd, vstep);
+    }
+  }
+  for (; j < n; j++) {
+    const p = y + (<usize>j << 2);
+    store<f32>(p, load<f32>(p) + mslope * <f32>abs<i32>(d0 - j));
+  }
 }
 
 /** Apply one mask descriptor to row i, key columns [j0, j0 + n) held at row[0:n]. */
@@ -370,15 +431,16 @@ export function attention_direct(
   o: usize, ldo: i32, w: usize, ldw: i32,
   q: usize, ldq: i32, k: usize, ldk: i32, v: usize, ldv: i32,
   masks: usize, nmasks: i32, scratch: usize,
-  L: i32, S: i32, E: i32, Ev: i32, scale: f32, causal: i32,
+  L: i32, S: i32, E: i32, Ev: i32, scale: f32, causal: i32, softcap: f32, slope: f32,
 ): void {
   const row = scratch;
   const shift = causal_shift(causal, L, S);
+  const qpos = query_offset(causal, L, S);
   for (let i = 0; i < L; i++) {
     const jrow = causal != 0 ? min<i32>(S, max<i32>(0, i + shift + 1)) : S;
     const qi = q + <usize>(i * ldq) * 4;
     scores(row, qi, k, ldk, E, jrow);
-    const sum = row_numerators(row, i, jrow, jrow, masks, nmasks, scale);
+    const sum = row_numerators(row, i, jrow, jrow, masks, nmasks, scale, softcap, slope, i + qpos);
     const rinv: f32 = sum == 0 ? 0 : 1 / sum;
     const oi = o + <usize>(i * ldo) * 4;
     weighted(oi, v, ldv, row, jrow, Ev);

@@ -1,7 +1,8 @@
 // Decoding one token: the kernels of MultiHeadAttention.forward's one-row steps.
 //
 //   gemv_packed_f32      c[0:N] = a[0:K] · B (+ bias), B packed by pack_b_f32 (a resident weight).
-//   decode_attention_f32 one query row per head against S keys/values, every head in one call, no masks.
+//   decode_attention_f32 one query row per head against S keys/values, every head in one call, no masks
+//                        (soft-capping and per-head ALiBi slopes as attention_f32 takes them).
 //   scatter_heads_f32    rows of [rows, heads·D] into head-major [heads, ·, D] blocks (the KV cache's layout).
 //
 // gemv_packed_f32 keeps 3 panels in flight (6 accumulators, 6 loaded vectors, 1 splat: ≤ 14 of V8's 15
@@ -29,7 +30,9 @@ export function gemv_packed_f32(c: usize, a: usize, pb: usize, bias: usize, K: i
 
 /**
  * One query row per head: for h < H, with g = ⌊h / group⌋ (the K/V head),
- *   o[h·D : h·D + D] = softmax(q[h·D : h·D + D] · K_gᵀ · scale) · V_g,
+ *   o[h·D : h·D + D] = softmax(cap(q[h·D : h·D + D] · K_gᵀ · scale) − m_h·(S − 1 − j)) · V_g,
+ * cap(x) = c·tanh(x/c) when softcap c > 0 (else x), m_h = slopes[h] (f32 at slopes + 4h; slopes = 0:
+ * no bias): the row is position S − 1, as attention_f32 with L = 1 places it.
  * K_g row j at k + (g·hs + j·ld)·4 (likewise V_g at v): hs = elements between K/V heads, ld =
  * elements between rows (head-major cache: hs = maxLength·D, ld = D; token-major [S, Hkv·D]: hs = D,
  * ld = Hkv·D). Every one of the S keys is attended: src/ passes the keys the row may see (one row of a
@@ -38,14 +41,15 @@ export function gemv_packed_f32(c: usize, a: usize, pb: usize, bias: usize, K: i
  */
 export function decode_attention_f32(
   o: usize, q: usize, k: usize, v: usize, hs: i32, ld: i32, scratch: usize,
-  H: i32, group: i32, S: i32, D: i32, scale: f32,
+  H: i32, group: i32, S: i32, D: i32, scale: f32, softcap: f32, slopes: usize,
 ): void {
   assert(H > 0 && group > 0 && H % group == 0 && S > 0 && D > 0, "decode_attention_f32: H, S, D must be >= 1 and group must divide H");
   assert((scratch & 15) == 0, "decode_attention_f32: scratch must be 16-byte aligned");
   for (let h = 0; h < H; h++) {
     const g = h / group;
     const kh = k + <usize>g * <usize>hs * 4, vh = v + <usize>g * <usize>hs * 4;
-    attention_direct(o + <usize>(h * D) * 4, D, 0, 0, q + <usize>(h * D) * 4, D, kh, ld, vh, ld, 0, 0, scratch, 1, S, D, D, scale, 0);
+    const slope: f32 = slopes != 0 ? load<f32>(slopes + (<usize>h << 2)) : 0;
+    attention_direct(o + <usize>(h * D) * 4, D, 0, 0, q + <usize>(h * D) * 4, D, kh, ld, vh, ld, 0, 0, scratch, 1, S, D, D, scale, 0, softcap, slope);
   }
 }
 

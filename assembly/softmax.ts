@@ -8,6 +8,7 @@
 // Lane partials fold as (l0+l2)+(l1+l3); the f32x4 bodies are followed by a scalar tail, so nothing is
 // read or written past a row.
 import { vexp_p5, expf_p5 } from "./simd/exp";
+import { vtanh, tanhf } from "./simd/tanh";
 import { hsum, hmax } from "./simd/reduce";
 
 export function softmax_rows_f32(y: usize, x: usize, rows: i32, cols: i32): void {
@@ -148,4 +149,14 @@ export function exp_f32(y: usize, x: usize, n: i32): void {
     }
   }
   for (; i < n; i++) store<f32>(y + (<usize>i << 2), expf_p5(load<f32>(x + (<usize>i << 2))));
+}
+
+/** y[i] = tanh(x[i]) for i < n: attention's soft-capping function on its own (for tests and callers). */
+export function tanh_f32(y: usize, x: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const n4 = n & ~3;
+    for (; i < n4; i += 4) v128.store(y + (<usize>i << 2), vtanh(v128.load(x + (<usize>i << 2))));
+  }
+  for (; i < n; i++) store<f32>(y + (<usize>i << 2), tanhf(load<f32>(x + (<usize>i << 2))));
 }

@@ -83,8 +83,10 @@ export function referenceLayerNorm(x: Tensor, w: Tensor, b: Tensor, eps: number)
 /**
  * softmax(q·kᵀ/√D [causal, bottom-right: key j visible to query i iff j ≤ i + S − L])·v for
  * q [B, H, L, D], k/v [B, H, S, D]: output rows (b·H + h)·L + i for i in sampleRows(L), every head.
+ * softcap: scores s → softcap·tanh(s/softcap); slopes [H]: head h's ALiBi bias −m_h·|i + S − L − j|
+ * (as an additive mask over the checked rows, after the soft-cap).
  */
-export function referenceSdpa(q: Tensor, k: Tensor, v: Tensor, { causal }: { causal: boolean }): Reference {
+export function referenceSdpa(q: Tensor, k: Tensor, v: Tensor, { causal, softcap, slopes }: { causal: boolean; softcap?: number; slopes?: Float32Array }): Reference {
   const [B, H, L, D] = q.shape as [number, number, number, number], S = k.shape[2]!;
   const qRows = sampleRows(L);
   const n = qRows.length;
@@ -97,8 +99,14 @@ export function referenceSdpa(q: Tensor, k: Tensor, v: Tensor, { causal }: { cau
   }
   const checked: number[] = [], values = new Float64Array(B * H * n * D);
   for (let bh = 0; bh < B * H; bh++) {
+    const bias: RefMask[] = [];
+    if (slopes) {
+      const m = slopes[bh % H]!, a = new Float64Array(n * S);
+      qRows.forEach((i, r) => { for (let j = 0; j < S; j++) a[r * S + j] = -m * Math.abs(i + S - L - j); });
+      bias.push({ data: a, shape: [n, S], bool: false });
+    }
     const o = refAttention(pick(q.data, qRows, D, bh * L * D), f32(k.data, bh * S * D, S * D), f32(v.data, bh * S * D, S * D),
-      [1], n, S, D, D, { masks }).out;
+      [1], n, S, D, D, { masks: [...bias, ...masks], softcap }).out;
     values.set(o, bh * n * D);
     for (const i of qRows) checked.push(bh * L + i);
   }

@@ -12,10 +12,11 @@ export interface Kernels {
     M: number, K: number, N: number): void;
   softmax_rows_f32(y: number, x: number, rows: number, cols: number): void;
   exp_f32(y: number, x: number, n: number): void;
+  tanh_f32(y: number, x: number, n: number): void;
   attention_scratch_bytes(L: number, S: number, E: number, Ev: number): number;
   attention_f32(o: number, ldo: number, w: number, ldw: number, q: number, ldq: number, k: number, ldk: number,
     v: number, ldv: number, masks: number, nmasks: number, scratch: number,
-    L: number, S: number, E: number, Ev: number, scale: number, causal: number): void;
+    L: number, S: number, E: number, Ev: number, scale: number, causal: number, softcap: number, slope: number): void;
   gemm_tile_rows(): number;
   attention_packed_bytes(S: number, E: number, Ev: number): number;
   attention_block_scratch_bytes(S: number, E: number, Ev: number): number;
@@ -24,11 +25,11 @@ export interface Kernels {
   attention_pack_f32(pk: number, k: number, ldk: number, v: number, ldv: number, S: number, E: number, Ev: number): void;
   attention_rows_f32(o: number, ldo: number, w: number, ldw: number, q: number, ldq: number, pk: number, v: number, ldv: number,
     masks: number, nmasks: number, scratch: number,
-    L: number, S: number, E: number, Ev: number, scale: number, causal: number, r0: number, r1: number): void;
+    L: number, S: number, E: number, Ev: number, scale: number, causal: number, softcap: number, slope: number, r0: number, r1: number): void;
   gemv_packed_f32(c: number, a: number, pb: number, bias: number, K: number, N: number): void;
   decode_scratch_bytes(S: number): number;
   decode_attention_f32(o: number, q: number, k: number, v: number, hs: number, ld: number, scratch: number,
-    H: number, group: number, S: number, D: number, scale: number): void;
+    H: number, group: number, S: number, D: number, scale: number, softcap: number, slopes: number): void;
   scatter_heads_f32(dst: number, hs: number, src: number, lds: number, rows: number, heads: number, D: number): void;
   /** act: 0 none, 1 ReLU, 2 GELU (erf), 3 GELU (tanh) (assembly/activation.ts). */
   gemm_packed_act_f32(c: number, ldc: number, a: number, aRs: number, aCs: number, pb: number, bias: number, scratch: number,
@@ -40,7 +41,7 @@ export interface Kernels {
 
 /** The export names of Kernels, in one list (for the ABI test and for checking a loaded module). */
 export const KERNEL_NAMES: readonly (keyof Kernels)[] = [
-  "heap_base", "matmul_scratch_bytes", "matmul_f32", "add_bias_rows", "packed_b_bytes", "pack_b_f32", "gemm_packed_f32", "softmax_rows_f32", "exp_f32",
+  "heap_base", "matmul_scratch_bytes", "matmul_f32", "add_bias_rows", "packed_b_bytes", "pack_b_f32", "gemm_packed_f32", "softmax_rows_f32", "exp_f32", "tanh_f32",
   "attention_scratch_bytes", "attention_f32", "gemm_tile_rows", "attention_packed_bytes", "attention_block_scratch_bytes",
   "attention_block_rows", "attention_direct_rows", "attention_pack_f32", "attention_rows_f32", "gemv_packed_f32", "decode_scratch_bytes", "decode_attention_f32", "scatter_heads_f32",
   "gemm_packed_act_f32", "activation_f32", "erf_f32", "layer_norm_f32",

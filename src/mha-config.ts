@@ -2,6 +2,7 @@
 // and its caches derive from.
 //   E = embedDim, H = numHeads, Hkv = numKVHeads, Dh = E / H (head width), Ekv = Hkv · Dh,
 //   kdim/vdim the key/value input widths.
+import { alibiSlopes, checkSlopes, checkSoftcap } from "./score-options.js";
 import { checkBool, checkInt, checkOptions, rangeError, typeError } from "./validate.js";
 
 export interface MultiHeadAttentionConfig {
@@ -19,6 +20,20 @@ export interface MultiHeadAttentionConfig {
   bias?: boolean;
   /** Seed of the initial weights (Xavier-uniform like PyTorch); default random. */
   seed?: number;
+  /** Logit soft-capping of every forward (Gemma 2 uses 50): scores s → softcap·tanh(s/softcap). A finite number > 0; default none. */
+  softcap?: number;
+  /** ALiBi with the paper's slopes for numHeads heads (BLOOM's, MPT's); default false. */
+  alibi?: boolean;
+  /** ALiBi with these slopes, one per query head [H]; instead of `alibi: true`. */
+  alibiSlopes?: Float32Array;
+}
+
+/** What the layer does to the scores inside the kernel (score-options.ts). */
+export interface ScoreConfig {
+  /** 0: none. */
+  readonly softcap: number;
+  /** One ALiBi slope per query head, or null: none. */
+  readonly slopes: Float32Array | null;
 }
 
 /** The sizes of an attention layer, after checking. */
@@ -33,14 +48,14 @@ export interface AttentionDims {
   readonly bias: boolean;
 }
 
-const CONFIG_KEYS = ["embedDim", "numHeads", "numKVHeads", "kdim", "vdim", "bias", "seed"] as const;
+const CONFIG_KEYS = ["embedDim", "numHeads", "numKVHeads", "kdim", "vdim", "bias", "seed", "softcap", "alibi", "alibiSlopes"] as const;
 
 /**
  * Checks a MultiHeadAttentionConfig. `seed` is the one given, else a random 32-bit one.
- * @throws {TypeError} a non-object, non-number sizes, an unknown option, a non-boolean bias
- * @throws {RangeError} sizes < 1 or fractional, numHeads not dividing embedDim, numKVHeads not dividing numHeads
+ * @throws {TypeError} a non-object, non-number sizes or softcap, an unknown option, a non-boolean bias or alibi, non-Float32Array alibiSlopes, both alibi and alibiSlopes
+ * @throws {RangeError} sizes < 1 or fractional, numHeads not dividing embedDim, numKVHeads not dividing numHeads, a softcap ≤ 0 or non-finite, alibiSlopes not of length numHeads or with a non-finite slope
  */
-export function checkConfig(fn: string, config: unknown): { dims: AttentionDims; seed: number } {
+export function checkConfig(fn: string, config: unknown): { dims: AttentionDims; seed: number; scores: ScoreConfig } {
   if (typeof config !== "object" || config === null) throw typeError(fn, "config", "an object { embedDim, numHeads, … }", config);
   const c = checkOptions<MultiHeadAttentionConfig>(fn, config, CONFIG_KEYS);
   const E = checkInt(fn, "config.embedDim", c.embedDim, 1);
@@ -53,7 +68,15 @@ export function checkConfig(fn: string, config: unknown): { dims: AttentionDims;
   const vdim = checkInt(fn, "config.vdim", c.vdim, 1, E);
   const bias = checkBool(fn, "config.bias", c.bias, true);
   const seed = c.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : checkInt(fn, "config.seed", c.seed, 0);
-  return { dims: { E, H, Hkv, Dh, Ekv: Hkv * Dh, kdim, vdim, bias }, seed };
+  const softcap = checkSoftcap(fn, "config.softcap", c.softcap, 1 / Math.sqrt(Dh));
+  const alibi = checkBool(fn, "config.alibi", c.alibi, false);
+  if (alibi && c.alibiSlopes !== undefined) {
+    throw new TypeError(`${fn}: give config.alibi: true (the paper's slopes) or config.alibiSlopes (your own), not both`);
+  }
+  const slopes = c.alibiSlopes !== undefined
+    ? Float32Array.from(checkSlopes(fn, "config.alibiSlopes", c.alibiSlopes, [H], `equal numHeads = ${H} (one slope per query head)`))
+    : alibi ? alibiSlopes(H) : null;
+  return { dims: { E, H, Hkv, Dh, Ekv: Hkv * Dh, kdim, vdim, bias }, seed, scores: { softcap, slopes } };
 }
 
 /** Whether PyTorch keeps one in_proj_weight [3E, E] for these sizes (kdim = vdim = E, no grouped K/V heads). */

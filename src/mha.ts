@@ -19,12 +19,13 @@ import { checkFits, put, withFrame } from "./call.js";
 import { type KVCache, advanceCache, cacheState, isKVCache, newKVCache } from "./kv-cache.js";
 import { ADDITIVE, CAUSAL_TOP_LEFT, DROP_NONZERO, type MaskPlan, causalKind, masksBytes, planMask, writeMasks } from "./masks.js";
 import { Frame } from "./memory.js";
-import { type AttentionDims, type MultiHeadAttentionConfig, checkConfig } from "./mha-config.js";
+import { type AttentionDims, type MultiHeadAttentionConfig, type ScoreConfig, checkConfig } from "./mha-config.js";
 import {
   type MultiHeadAttentionWeights, type ResidentWeights, allocResidentWeights, checkWeights, initialWeights, residentWeightsBytes, stateDictOf, storeWeights, weightsFromStateDict,
 } from "./mha-weights.js";
 import { type PackedMatrix, projectScratchBytes } from "./packed.js";
 import { type Gemm, type Head, attention, attentionBytes, decode, gemms } from "./parallel.js";
+import { checkSoftcap } from "./score-options.js";
 import {
   type Causal, type Mask, type Tensor, checkBool, checkCausal, checkInt, checkMask, checkOptions, checkOut, checkTensor, fmtShape, product, rangeError, typeError,
 } from "./validate.js";
@@ -52,6 +53,8 @@ export interface MultiHeadAttentionOptions {
   cache?: KVCache;
   /** Write the output into this Float32Array (B·L·E elements) instead of a new one; it may be an input's data. */
   out?: Float32Array;
+  /** Logit soft-capping for this call (scores s → softcap·tanh(s/softcap)); default the config's. */
+  softcap?: number;
 }
 
 export interface MultiHeadAttentionResult {
@@ -59,15 +62,17 @@ export interface MultiHeadAttentionResult {
   weights?: Tensor;
 }
 
-const FORWARD_KEYS = ["keyPaddingMask", "attnMask", "causal", "needWeights", "averageWeights", "cache", "out"] as const;
+const FORWARD_KEYS = ["keyPaddingMask", "attnMask", "causal", "needWeights", "averageWeights", "cache", "out", "softcap"] as const;
 
 /**
  * Multi-head attention with PyTorch nn.MultiheadAttention's weights and semantics (batch-first).
- * @throws {TypeError} non-number sizes, an unknown option, a non-boolean bias
- * @throws {RangeError} sizes < 1 or fractional, numHeads not dividing embedDim, numKVHeads not dividing numHeads, too large for WASM memory
+ * @throws {TypeError} non-number sizes or softcap, an unknown option, a non-boolean bias or alibi, non-Float32Array alibiSlopes, both alibi and alibiSlopes
+ * @throws {RangeError} sizes < 1 or fractional, numHeads not dividing embedDim, numKVHeads not dividing numHeads, a softcap ≤ 0 or non-finite, alibiSlopes not [numHeads] or non-finite, too large for WASM memory
  */
 export class MultiHeadAttention {
   readonly #d: AttentionDims;
+  /** Soft-cap and ALiBi slopes of every forward (the soft-cap a default). */
+  readonly #scores: ScoreConfig;
   readonly #rt: Runtime;
   /** The weight blocks, freed by dispose(). */
   readonly #blocks: Frame;
@@ -81,8 +86,9 @@ export class MultiHeadAttention {
 
   constructor(config: MultiHeadAttentionConfig) {
     const fn = "MultiHeadAttention";
-    const { dims: d, seed } = checkConfig(fn, config);
+    const { dims: d, seed, scores } = checkConfig(fn, config);
     this.#d = d;
+    this.#scores = scores;
     this.#rt = runtime(fn);
     const { E, Ekv } = d;
     // The blocks, and room to stage the initial weights when they are drawn.
@@ -112,6 +118,10 @@ export class MultiHeadAttention {
   get vdim(): number { return this.#d.vdim; }
   /** Whether the projections have biases. */
   get bias(): boolean { return this.#d.bias; }
+  /** The config's soft-cap, or undefined: none. */
+  get softcap(): number | undefined { return this.#scores.softcap === 0 ? undefined : this.#scores.softcap; }
+  /** The ALiBi slopes, one per head (a copy), or null: no ALiBi. */
+  get alibiSlopes(): Float32Array | null { return this.#scores.slopes ? this.#scores.slopes.slice() : null; }
 
   #live(fn: string): void {
     if (this.#disposed) throw new TypeError(`${fn}: this MultiHeadAttention was disposed; create a new one`);
@@ -212,8 +222,8 @@ export class MultiHeadAttention {
   /**
    * Attention over `key`/`value` (cross-attention), or over `query` itself when they are omitted
    * (self-attention). query [B, L, E] or unbatched [L, E]; key [B, S, kdim]; value [B, S, vdim].
-   * @throws {TypeError} non-tensors, non-Float32Array data or out, only one of key/value, a non-boolean flag, masks of other data types, an unknown option, a foreign or disposed cache, use after dispose
-   * @throws {RangeError} out of another length, wrong widths, ranks or batch/length mismatches, masks that don't fit, cache overflow, too large for WASM memory
+   * @throws {TypeError} non-tensors, non-Float32Array data or out, only one of key/value, a non-boolean flag, masks of other data types, a non-number softcap, an unknown option, a foreign or disposed cache, use after dispose
+   * @throws {RangeError} a softcap ≤ 0 or non-finite, out of another length, wrong widths, ranks or batch/length mismatches, masks that don't fit, cache overflow, too large for WASM memory
    */
   forward(query: Tensor, key?: Tensor, value?: Tensor, options?: MultiHeadAttentionOptions): MultiHeadAttentionResult {
     const fn = "MultiHeadAttention.forward";
@@ -277,6 +287,8 @@ export class MultiHeadAttention {
     }
     const causal = causalKind(checkCausal(fn, "options.causal", o.causal, cache !== undefined), cache !== undefined);
     const needWeights = checkBool(fn, "options.needWeights", o.needWeights, false);
+    const softcap = o.softcap === undefined ? this.#scores.softcap : checkSoftcap(fn, "options.softcap", o.softcap, 1 / Math.sqrt(Dh));
+    const slopes = this.#scores.slopes;
     const averageWeights = checkBool(fn, "options.averageWeights", o.averageWeights, true);
 
     const outShape = unbatched ? [L, E] : [B, L, E];
@@ -291,7 +303,7 @@ export class MultiHeadAttention {
     const attnScratch = S > 0 && L > 0 ? (direct ? 64 * (k.decode_scratch_bytes(S) + 64) : attentionBytes(rt, B * H, B * Hkv, L, S, Dh, Dh)) : 0;
     // Refuse what cannot fit before allocating anything, here or in WASM memory.
     checkFits(fn, (Q.data.length + (Kx ? Kx.data.length + Vx!.data.length : 0) + 2 * B * L * E + 2 * B * Sx * Ekv
-      + (needWeights ? B * H * L * S * (averageWeights ? 2 : 1) : 0) + B * L * E) * 4 + gemmScratch + attnScratch + masksBytes(plans, B * H) + 4096,
+      + (needWeights ? B * H * L * S * (averageWeights ? 2 : 1) : 0) + B * L * E + H) * 4 + gemmScratch + attnScratch + masksBytes(plans, B * H) + 4096,
     "the activations, scratch and weights output");
     const weights = needWeights ? new Float32Array(product(wShape)) : null;
     const result = (): MultiHeadAttentionResult => ({
@@ -340,8 +352,9 @@ export class MultiHeadAttention {
       if (S === 0) {
         rt.heap.f32(pc, B * L * E).fill(0);
       } else if (direct) {
-        // the keys row 0 sees: all, or key 0 only (top-left)
-        decode(rt, f, B, { o: pc, q: pq, k: pk, v: pv, hs: kvH, ld: kvLd, kvB }, H, group, causal === CAUSAL_TOP_LEFT ? 1 : S, Dh, scale);
+        // the keys row 0 sees: all, or key 0 only (top-left; then ALiBi's bias on the one key changes nothing)
+        decode(rt, f, B, { o: pc, q: pq, k: pk, v: pv, hs: kvH, ld: kvLd, kvB }, H, group, causal === CAUSAL_TOP_LEFT ? 1 : S, Dh, scale,
+          softcap, slopes ? put(rt, f, slopes) : 0);
       } else {
         const pm = writeMasks(rt, f, plans, [B, H]);
         const nm = plans.length;
@@ -354,11 +367,11 @@ export class MultiHeadAttention {
               q: pq + (b * L * E + h * Dh) * 4, ldq: E,
               k: pk + b * kvB + g * kvH * 4, ldk: kvLd,
               v: pv + b * kvB + g * kvH * 4, ldv: kvLd,
-              masks: pm === 0 ? 0 : pm + bh * nm * 16, nmasks: nm, kv: b * Hkv + g,
+              masks: pm === 0 ? 0 : pm + bh * nm * 16, nmasks: nm, slope: slopes ? slopes[h] : 0, kv: b * Hkv + g,
             });
           }
         }
-        attention(rt, f, heads, L, S, Dh, Dh, scale, causal);
+        attention(rt, f, heads, L, S, Dh, Dh, scale, causal, softcap);
       }
       // 3. output projection
       gemms(rt, f, [proj(pq, pc, W.o, W.outBias, B * L)]);

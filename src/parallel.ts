@@ -141,6 +141,8 @@ export interface Head {
   o: number; ldo: number; w: number; ldw: number;
   q: number; ldq: number; k: number; ldk: number; v: number; ldv: number;
   masks: number; nmasks: number;
+  /** ALiBi slope of this head (0: no bias). */
+  slope: number;
   /** Heads with the same key share K and V (grouped-query attention): packed once. */
   kv: number;
 }
@@ -155,19 +157,24 @@ export function attentionBytes(rt: Runtime, heads: number, kvs: number, L: numbe
   return (T > 1 ? kvs : 1) * packed + T * (align64(k.attention_block_scratch_bytes(S, E, Ev)) + 64) + 8 * 64;
 }
 
-/** softmax(Q·Kᵀ·scale + masks)·V for every head, shared by the threads (whole row blocks per task). */
-export function attention(rt: Runtime, f: Frame, heads: Head[], L: number, S: number, E: number, Ev: number, scale: number, causal: number): void {
+/**
+ * softmax(cap(Q·Kᵀ·scale) + ALiBi bias + masks)·V for every head, shared by the threads (whole row
+ * blocks per task); softcap 0: none, a head's slope 0: no bias.
+ */
+export function attention(rt: Runtime, f: Frame, heads: Head[], L: number, S: number, E: number, Ev: number, scale: number, causal: number,
+  softcap = 0): void {
   const k = rt.kernels;
   const work = 2 * heads.length * L * S * (E + Ev) / (causal ? 2 : 1);
   if (L <= k.attention_direct_rows()) {
-    const tasks = heads.map((h) => [h.o, h.ldo, h.w, h.ldw, h.q, h.ldq, h.k, h.ldk, h.v, h.ldv, h.masks, h.nmasks, 0, L, S, E, Ev, scale, causal]);
+    const tasks = heads.map((h) => [h.o, h.ldo, h.w, h.ldw, h.q, h.ldq, h.k, h.ldk, h.v, h.ldv, h.masks, h.nmasks, 0, L, S, E, Ev, scale, causal,
+      softcap, h.slope]);
     runJob(rt, f, "attention_f32", tasks, work, 12, k.attention_scratch_bytes(L, S, E, Ev));
     return;
   }
   if (causal === 2 && L < S) {
     // Top-left with L < S: no row sees a key j ≥ L, so attend over the first L keys (the same blocks,
     // tiles and bits) and never pack the rest; the weights' columns [L, S) are zeros.
-    attention(rt, f, heads, L, L, E, Ev, scale, causal);
+    attention(rt, f, heads, L, L, E, Ev, scale, causal, softcap);
     for (const h of heads) if (h.w !== 0) for (let i = 0; i < L; i++) rt.heap.f32(h.w + (i * h.ldw + L) * 4, S - L).fill(0);
     return;
   }
@@ -175,7 +182,7 @@ export function attention(rt: Runtime, f: Frame, heads: Head[], L: number, S: nu
   const packedBytes = k.attention_packed_bytes(S, E, Ev), blockBytes = k.attention_block_scratch_bytes(S, E, Ev);
   const BM = k.attention_block_rows();
   const rowTasks = (h: Head, pk: number, r0: number, r1: number): number[] =>
-    [h.o, h.ldo, h.w, h.ldw, h.q, h.ldq, pk, h.v, h.ldv, h.masks, h.nmasks, 0, L, S, E, Ev, scale, causal, r0, r1];
+    [h.o, h.ldo, h.w, h.ldw, h.q, h.ldq, pk, h.v, h.ldv, h.masks, h.nmasks, 0, L, S, E, Ev, scale, causal, softcap, h.slope, r0, r1];
   if (T === 1) {
     // One thread: pack each K/V group once into one buffer, then its heads' rows.
     const pk = f.alloc(packedBytes), s = f.alloc(blockBytes);
@@ -206,9 +213,12 @@ export function attention(rt: Runtime, f: Frame, heads: Head[], L: number, S: nu
   runJob(rt, f, "attention_rows_f32", tasks, work, 11, blockBytes);
 }
 
-/** decode_attention_f32 over B rows of H heads, split by whole K/V groups. */
+/**
+ * decode_attention_f32 over B rows of H heads, split by whole K/V groups. softcap 0: none; slopes: the
+ * address of H f32 ALiBi slopes (one per head, the same for every row), 0: none.
+ */
 export function decode(rt: Runtime, f: Frame, B: number, args: { o: number; q: number; k: number; v: number; hs: number; ld: number; kvB: number },
-  H: number, group: number, S: number, D: number, scale: number): void {
+  H: number, group: number, S: number, D: number, scale: number, softcap = 0, slopes = 0): void {
   const k = rt.kernels;
   const work = 4 * B * H * S * D;
   const T = threadsFor(rt, work);
@@ -217,7 +227,8 @@ export function decode(rt: Runtime, f: Frame, B: number, args: { o: number; q: n
     for (const [g0, g1] of pieces(H / group, 1, Math.max(1, Math.ceil(T / B)))) {
       const h0 = g0 * group;
       tasks.push([args.o + (b * H + h0) * D * 4, args.q + (b * H + h0) * D * 4, args.k + b * args.kvB + g0 * args.hs * 4,
-        args.v + b * args.kvB + g0 * args.hs * 4, args.hs, args.ld, 0, (g1 - g0) * group, group, S, D, scale]);
+        args.v + b * args.kvB + g0 * args.hs * 4, args.hs, args.ld, 0, (g1 - g0) * group, group, S, D, scale,
+        softcap, slopes === 0 ? 0 : slopes + h0 * 4]);
     }
   }
   runJob(rt, f, "decode_attention_f32", tasks, work, 6, k.decode_scratch_bytes(S));

@@ -1,9 +1,10 @@
-// scaledDotProductAttention: softmax(Q·Kᵀ·scale + mask)·V over any leading (batch) axes.
+// scaledDotProductAttention: softmax(cap(Q·Kᵀ·scale) + ALiBi bias + mask)·V over any leading (batch) axes.
 //   query [...batch, L, E], key [...batch, S, E], value [...batch, S, Ev] → output [...batch, L, Ev],
 //   weights [...batch, L, S] when returnWeights.
 import { checkFits, put, withFrame } from "./call.js";
 import { type MaskPlan, causalKind, masksBytes, planMask, writeMasks } from "./masks.js";
 import { type Head, attention, attentionBytes } from "./parallel.js";
+import { checkSlopes, checkSoftcap } from "./score-options.js";
 import {
   type Causal, type Mask, type Tensor, checkBool, checkCausal, checkFinite, checkMask, checkOptions, checkOut, checkTensor, fmtShape, product, rangeError, typeError,
 } from "./validate.js";
@@ -23,6 +24,20 @@ export interface SdpaOptions {
   causal?: Causal;
   /** Multiplies Q·Kᵀ; default 1/√E. */
   scale?: number;
+  /**
+   * Logit soft-capping (Gemma 2 uses 50): each scaled score s becomes softcap·tanh(s/softcap), before
+   * the ALiBi bias and the masks. A finite number > 0; default none.
+   */
+  softcap?: number;
+  /**
+   * ALiBi: the score of query i and key j gets −m·|p_i − j| added (after soft-capping, before the
+   * masks), m the slope of the (batch) slice, p_i = i + S − L the query's position (bottom-right
+   * aligned, as a KV cache places it), or p_i = i with causal "top-left". Under a causal mask this is
+   * the paper's −m·(p_i − j); without one the symmetric distance (MPT's non-causal ALiBi). One slope per
+   * slice of the leading dims: length 1 (every slice), the last leading dim (H of [B, H, L, E], the
+   * same for every B), or their product (each slice, row-major).
+   */
+  alibiSlopes?: Float32Array;
   /** Also return the attention weights [...batch, L, S]. */
   returnWeights?: boolean;
   /** Write the output into this Float32Array (the output's element count) instead of a new one; it may be an input's data. */
@@ -34,14 +49,14 @@ export interface SdpaResult {
   weights?: Tensor;
 }
 
-const KEYS = ["mask", "causal", "scale", "returnWeights", "out"] as const;
+const KEYS = ["mask", "causal", "scale", "returnWeights", "out", "softcap", "alibiSlopes"] as const;
 
 /**
- * Scaled dot-product attention, f32: softmax(Q·Kᵀ·scale + mask)·V.
+ * Scaled dot-product attention, f32: softmax(Q·Kᵀ·scale + mask)·V, optionally soft-capped and with ALiBi biases.
  * Masks combine (a score is kept only if every mask keeps it); a query row with nothing to attend to
  * gives zeros in output and weights.
- * @throws {TypeError} a non-tensor or non-Float32Array data or out, a mask of other data types, a non-boolean flag, a causal other than a boolean, "top-left" or "bottom-right", a non-number scale, an unknown option
- * @throws {RangeError} data length ≠ shape product, out of another length, rank < 2, E/S/batch mismatch between query, key and value, a mask that does not broadcast, a non-finite scale, too large for WASM memory
+ * @throws {TypeError} a non-tensor or non-Float32Array data or out, a mask of other data types, a non-boolean flag, a causal other than a boolean, "top-left" or "bottom-right", a non-number scale or softcap, non-Float32Array alibiSlopes, an unknown option
+ * @throws {RangeError} data length ≠ shape product, out of another length, rank < 2, E/S/batch mismatch between query, key and value, a mask that does not broadcast, a non-finite scale, a softcap ≤ 0 or non-finite, alibiSlopes of another length or with a non-finite slope, too large for WASM memory
  */
 export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, options?: SdpaOptions): SdpaResult {
   const fn = "scaledDotProductAttention";
@@ -67,8 +82,14 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
   const returnWeights = checkBool(fn, "options.returnWeights", o.returnWeights, false);
   if (o.scale !== undefined && typeof o.scale !== "number") throw typeError(fn, "options.scale", "a number", o.scale);
   const scale = checkFinite(fn, "options.scale", o.scale, E > 0 ? 1 / Math.sqrt(E) : 1);
-
+  const softcap = checkSoftcap(fn, "options.softcap", o.softcap, scale);
   const nb = product(batch);
+  const H = batch.length > 0 ? batch[batch.length - 1] : 1;
+  const slopes = o.alibiSlopes === undefined ? null : checkSlopes(fn, "options.alibiSlopes", o.alibiSlopes, [1, H, nb],
+    batch.length === 0 ? "be 1 (no leading dims: one slice)"
+      : `be 1, the last leading dim ${H} or the number of slices ${batch.length > 1 ? `${batch.join("·")} = ` : ""}${nb} (one slope per slice of ${fmtShape(batch)})`);
+  const slopeOf = (i: number): number => (slopes === null ? 0 : slopes.length === nb ? slopes[i] : slopes.length === 1 ? slopes[0] : slopes[i % H]);
+
   const outLen = nb * L * Ev, wLen = returnWeights ? nb * L * S : 0;
   const output = checkOut(fn, "options.out", o.out, outLen, [...batch, L, Ev]);
   // Nothing to compute: empty output, or no keys (every row fully masked: zeros).
@@ -105,10 +126,10 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
         q: E > 0 ? pq + i * L * E * 4 : pq, ldq: Eq === E ? E : 0,
         k: E > 0 ? pk + i * S * E * 4 : pk, ldk: Eq === E ? E : 0,
         v: pv + i * S * Ev * 4, ldv: Ev,
-        masks: pm === 0 ? 0 : pm + i * nm * 16, nmasks: nm, kv: i,
+        masks: pm === 0 ? 0 : pm + i * nm * 16, nmasks: nm, slope: slopeOf(i), kv: i,
       });
     }
-    attention(rt, f, heads, L, S, Eq, Ev, scale, causal);
+    attention(rt, f, heads, L, S, Eq, Ev, scale, causal, softcap);
     if (output.length) output.set(rt.heap.f32(po, output.length));
     if (weights) weights.set(rt.heap.f32(pw, weights.length));
     return result();

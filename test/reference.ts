@@ -52,6 +52,10 @@ export interface RefMask { data: ArrayLike<number>; shape: readonly number[]; bo
  * `batch` gives its dims for mask broadcasting over [...batch, L, S]). Boolean masks: 1 = may attend
  * (padding: 1 = ignored); additive masks are added. causal: true or "bottom-right" j ≤ i + S − L,
  * "top-left" j ≤ i.
+ * softcap c: a scaled score x becomes c·tanh(x/c) (before the bias and the masks). alibiSlopes [nb]
+ * (one per flattened slice): the score gets −m·((i + S − L) − j) under a causal mask (the issue's
+ * bottom-right-aligned distance, for either alignment: a row constant the softmax ignores), and
+ * −m·|(i + S − L) − j| without one, after the soft-cap and before the masks.
  * Rows with nothing to attend to are zeros. Returns output [nb, L, Ev] and weights [nb, L, S], and
  * mag [nb, L, Ev] = Σ_j w_ij·|v_j| (or Σ_j w_ij·vMag_j when the values' own magnitudes are given): the
  * size of what each output element is summed from. An output element can be much smaller than that
@@ -60,7 +64,7 @@ export interface RefMask { data: ArrayLike<number>; shape: readonly number[]; bo
  */
 export function refAttention(
   q: Arr, k: Arr, v: Arr, batch: readonly number[], L: number, S: number, E: number, Ev: number,
-  opts: { scale?: number; causal?: RefCausal; masks?: RefMask[]; vMag?: Arr } = {},
+  opts: { scale?: number; causal?: RefCausal; masks?: RefMask[]; vMag?: Arr; softcap?: number; alibiSlopes?: Arr } = {},
 ): { out: Float64Array; w: Float64Array; mag: Float64Array } {
   const nb = batch.reduce((a, b) => a * b, 1);
   const scale = opts.scale ?? 1 / Math.sqrt(E);
@@ -75,6 +79,11 @@ export function refAttention(
         let d = 0;
         for (let e = 0; e < E; e++) d += q[(b * L + i) * E + e] * k[(b * S + j) * E + e];
         let x = d * scale;
+        if (opts.softcap !== undefined) x = opts.softcap * Math.tanh(x / opts.softcap);
+        if (opts.alibiSlopes !== undefined) {
+          const dist = i + S - L - j;
+          x -= opts.alibiSlopes[b] * (opts.causal ? dist : Math.abs(dist));
+        }
         for (const m of opts.masks ?? []) {
           const mv = m.data[broadcastIndex([...bidx, i, j], m.shape, target)];
           if (m.bool) { if ((mv !== 0) === !!m.padding) x = -Infinity; } else x += mv;
@@ -117,11 +126,11 @@ const abs = (x: Arr | undefined): Float64Array | undefined => (x ? Float64Array.
  * weighted sum and the output projection done on absolute values, with the exact weights), the scale
  * its error is bounded by (see refAttention).
  * Masks broadcast over [B, H, L, S]; key padding [B, S] (1 = ignored) is given as a RefMask with
- * shape [B, 1, 1, S] and padding: true.
+ * shape [B, 1, 1, S] and padding: true. softcap and alibiSlopes [H] (one per query head) as refAttention's.
  */
 export function refMha(
   xq: Arr, xk: Arr, xv: Arr, B: number, L: number, S: number, E: number, H: number, Hkv: number, kdim: number, vdim: number,
-  w: RefMhaWeights, opts: { causal?: RefCausal; masks?: RefMask[] } = {},
+  w: RefMhaWeights, opts: { causal?: RefCausal; masks?: RefMask[]; softcap?: number; alibiSlopes?: Arr } = {},
 ): { out: Float64Array; w: Float64Array; mag: Float64Array } {
   const Dh = E / H, Ekv = Hkv * Dh;
   const q = refLinear(xq, B * L, E, w.Wq, E, w.bq);
@@ -144,7 +153,11 @@ export function refMha(
       }
     }
   }
-  const a = refAttention(qh, kh, vh, [B, H], L, S, Dh, Dh, { causal: opts.causal, masks: opts.masks, vMag: vmh });
+  const slopes = opts.alibiSlopes;
+  const a = refAttention(qh, kh, vh, [B, H], L, S, Dh, Dh, {
+    causal: opts.causal, masks: opts.masks, vMag: vmh, softcap: opts.softcap,
+    alibiSlopes: slopes && Float64Array.from({ length: B * H }, (_, bh) => slopes[bh % H]),
+  });
   // Merge heads back to [B, L, E], then the output projection.
   const ctx = new Float64Array(B * L * E), ctxm = new Float64Array(B * L * E);
   for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < L; i++) for (let d = 0; d < Dh; d++) {
