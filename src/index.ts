@@ -1,12 +1,15 @@
 // wasm-attention: the default entry. The kernels' bytes are embedded (base64), so this entry works
 // under any bundler and in any runtime that may compile WebAssembly from bytes.
-import { relaxed, relaxedThreads, scalar, simd, simdDebug, simdDebugThreads, simdThreads } from "./generated/wasm.js";
+import { relaxed, scalar, simd, simdDebug } from "./generated/wasm.js";
 import { type BuildInfo, type BuildName, type InitOptions, type WasmSource, decodeBase64, initSyncWith, initWith } from "./wasm.js";
 
 const EMBEDDED: Record<BuildName, string> = { simd, relaxed, scalar, debug: simdDebug };
-// Over a shared memory (init({ threads })); the scalar build has none (engines without SIMD).
-const THREADS: Partial<Record<BuildName, string>> = { simd: simdThreads, relaxed: relaxedThreads, debug: simdDebugThreads };
-const embedded = (build: BuildName, threads: boolean): WasmSource => decodeBase64((threads && THREADS[build]) || EMBEDDED[build]);
+/** The build's bytes; with `threads`, its shared-memory variant, from a module loaded only then (the scalar build has none). */
+function embedded(build: BuildName, threads: boolean): WasmSource | Promise<WasmSource> {
+  if (!threads || build === "scalar") return decodeBase64(EMBEDDED[build]);
+  return import("./generated/wasm-threads.js").then((t) =>
+    decodeBase64(build === "simd" ? t.simdThreads : build === "relaxed" ? t.relaxedThreads : t.simdDebugThreads));
+}
 
 /**
  * Loads the kernels. Idempotent: later calls return the running build. With no source it compiles

@@ -90,7 +90,7 @@ export interface Runtime {
 }
 
 /** Supplies the embedded bytes of a build (from the entry point); `threads`: its shared-memory variant. */
-export type DefaultSource = (build: BuildName, threads: boolean) => WasmSource;
+export type DefaultSource = (build: BuildName, threads: boolean) => WasmSource | Promise<WasmSource>;
 
 let current: Runtime | null = null;
 let pending: Promise<Runtime> | null = null;
