@@ -2,6 +2,7 @@
 // and its caches derive from.
 //   E = embedDim, H = numHeads, Hkv = numKVHeads, Dh = E / H (head width), Ekv = Hkv · Dh,
 //   kdim/vdim the key/value input widths.
+import { type RotarySpec, checkRotaryConfig } from "./rotary.js";
 import { alibiSlopes, checkSlopes, checkSoftcap } from "./score-options.js";
 import { checkBool, checkInt, checkOptions, rangeError, typeError } from "./validate.js";
 
@@ -26,6 +27,12 @@ export interface MultiHeadAttentionConfig {
   alibi?: boolean;
   /** ALiBi with these slopes, one per query head [H]; instead of `alibi: true`. */
   alibiSlopes?: Float32Array;
+  /**
+   * Rotary position embeddings (RoPE) on every query and key head after the projections (before
+   * caching): `dim` channels of each head (even, ≤ embedDim / numHeads; default all), frequency `base`
+   * (default 10000), `interleaved` pairs (2d, 2d + 1) instead of (d, d + dim/2) (default false). Self-attention only.
+   */
+  rotary?: { dim?: number; base?: number; interleaved?: boolean };
 }
 
 /** What the layer does to the scores inside the kernel (score-options.ts). */
@@ -48,14 +55,14 @@ export interface AttentionDims {
   readonly bias: boolean;
 }
 
-const CONFIG_KEYS = ["embedDim", "numHeads", "numKVHeads", "kdim", "vdim", "bias", "seed", "softcap", "alibi", "alibiSlopes"] as const;
+const CONFIG_KEYS = ["embedDim", "numHeads", "numKVHeads", "kdim", "vdim", "bias", "seed", "softcap", "alibi", "alibiSlopes", "rotary"] as const;
 
 /**
  * Checks a MultiHeadAttentionConfig. `seed` is the one given, else a random 32-bit one.
- * @throws {TypeError} a non-object, non-number sizes or softcap, an unknown option, a non-boolean bias or alibi, non-Float32Array alibiSlopes, both alibi and alibiSlopes
- * @throws {RangeError} sizes < 1 or fractional, numHeads not dividing embedDim, numKVHeads not dividing numHeads, a softcap ≤ 0 or non-finite, alibiSlopes not of length numHeads or with a non-finite slope
+ * @throws {TypeError} a non-object, non-number sizes or softcap, an unknown option, a non-boolean bias or alibi, non-Float32Array alibiSlopes, both alibi and alibiSlopes, a non-object rotary or bad types in it
+ * @throws {RangeError} sizes < 1 or fractional, numHeads not dividing embedDim, numKVHeads not dividing numHeads, a softcap ≤ 0 or non-finite, alibiSlopes not of length numHeads or with a non-finite slope, rotary dim odd or > the head width, rotary base ≤ 0
  */
-export function checkConfig(fn: string, config: unknown): { dims: AttentionDims; seed: number; scores: ScoreConfig } {
+export function checkConfig(fn: string, config: unknown): { dims: AttentionDims; seed: number; scores: ScoreConfig; rotary: RotarySpec | null } {
   if (typeof config !== "object" || config === null) throw typeError(fn, "config", "an object { embedDim, numHeads, … }", config);
   const c = checkOptions<MultiHeadAttentionConfig>(fn, config, CONFIG_KEYS);
   const E = checkInt(fn, "config.embedDim", c.embedDim, 1);
@@ -76,7 +83,8 @@ export function checkConfig(fn: string, config: unknown): { dims: AttentionDims;
   const slopes = c.alibiSlopes !== undefined
     ? Float32Array.from(checkSlopes(fn, "config.alibiSlopes", c.alibiSlopes, [H], `equal numHeads = ${H} (one slope per query head)`))
     : alibi ? alibiSlopes(H) : null;
-  return { dims: { E, H, Hkv, Dh, Ekv: Hkv * Dh, kdim, vdim, bias }, seed, scores: { softcap, slopes } };
+  const rotary = checkRotaryConfig(fn, "config.rotary", c.rotary, Dh);
+  return { dims: { E, H, Hkv, Dh, Ekv: Hkv * Dh, kdim, vdim, bias }, seed, scores: { softcap, slopes }, rotary };
 }
 
 /** Whether PyTorch keeps one in_proj_weight [3E, E] for these sizes (kdim = vdim = E, no grouped K/V heads). */

@@ -25,6 +25,7 @@ import {
 } from "./mha-weights.js";
 import { type PackedMatrix, projectScratchBytes } from "./packed.js";
 import { type Gemm, type Head, attention, attentionBytes, decode, gemms } from "./parallel.js";
+import { type RotarySpec, checkPositions, rotaryTable, rotateBlocks } from "./rotary.js";
 import { checkSoftcap } from "./score-options.js";
 import {
   type Causal, type Mask, type Tensor, checkBool, checkCausal, checkInt, checkMask, checkOptions, checkOut, checkTensor, fmtShape, product, rangeError, typeError,
@@ -55,6 +56,8 @@ export interface MultiHeadAttentionOptions {
   out?: Float32Array;
   /** Logit soft-capping for this call (scores s → softcap·tanh(s/softcap)); default the config's. */
   softcap?: number;
+  /** With a `rotary` config: the position of each of the L new tokens (Int32Array [L]); default cache.length + i (i without a cache). */
+  positions?: Int32Array;
 }
 
 export interface MultiHeadAttentionResult {
@@ -62,17 +65,19 @@ export interface MultiHeadAttentionResult {
   weights?: Tensor;
 }
 
-const FORWARD_KEYS = ["keyPaddingMask", "attnMask", "causal", "needWeights", "averageWeights", "cache", "out", "softcap"] as const;
+const FORWARD_KEYS = ["keyPaddingMask", "attnMask", "causal", "needWeights", "averageWeights", "cache", "out", "softcap", "positions"] as const;
 
 /**
  * Multi-head attention with PyTorch nn.MultiheadAttention's weights and semantics (batch-first).
- * @throws {TypeError} non-number sizes or softcap, an unknown option, a non-boolean bias or alibi, non-Float32Array alibiSlopes, both alibi and alibiSlopes
- * @throws {RangeError} sizes < 1 or fractional, numHeads not dividing embedDim, numKVHeads not dividing numHeads, a softcap ≤ 0 or non-finite, alibiSlopes not [numHeads] or non-finite, too large for WASM memory
+ * @throws {TypeError} non-number sizes or softcap, an unknown option, a non-boolean bias or alibi, non-Float32Array alibiSlopes, both alibi and alibiSlopes, a non-object rotary or bad types in it
+ * @throws {RangeError} sizes < 1 or fractional, numHeads not dividing embedDim, numKVHeads not dividing numHeads, a softcap ≤ 0 or non-finite, alibiSlopes not [numHeads] or non-finite, rotary dim odd or > the head width, rotary base ≤ 0, too large for WASM memory
  */
 export class MultiHeadAttention {
   readonly #d: AttentionDims;
   /** Soft-cap and ALiBi slopes of every forward (the soft-cap a default). */
   readonly #scores: ScoreConfig;
+  /** Rotary embeddings of the query and key heads, or null. */
+  readonly #rotary: RotarySpec | null;
   readonly #rt: Runtime;
   /** The weight blocks, freed by dispose(). */
   readonly #blocks: Frame;
@@ -86,9 +91,10 @@ export class MultiHeadAttention {
 
   constructor(config: MultiHeadAttentionConfig) {
     const fn = "MultiHeadAttention";
-    const { dims: d, seed, scores } = checkConfig(fn, config);
+    const { dims: d, seed, scores, rotary } = checkConfig(fn, config);
     this.#d = d;
     this.#scores = scores;
+    this.#rotary = rotary;
     this.#rt = runtime(fn);
     const { E, Ekv } = d;
     // The blocks, and room to stage the initial weights when they are drawn.
@@ -122,6 +128,8 @@ export class MultiHeadAttention {
   get softcap(): number | undefined { return this.#scores.softcap === 0 ? undefined : this.#scores.softcap; }
   /** The ALiBi slopes, one per head (a copy), or null: no ALiBi. */
   get alibiSlopes(): Float32Array | null { return this.#scores.slopes ? this.#scores.slopes.slice() : null; }
+  /** The rotary setting ({ dim, base, interleaved }, a copy), or null: no RoPE. */
+  get rotary(): { dim: number; base: number; interleaved: boolean } | null { return this.#rotary ? { ...this.#rotary } : null; }
 
   #live(fn: string): void {
     if (this.#disposed) throw new TypeError(`${fn}: this MultiHeadAttention was disposed; create a new one`);
@@ -222,8 +230,8 @@ export class MultiHeadAttention {
   /**
    * Attention over `key`/`value` (cross-attention), or over `query` itself when they are omitted
    * (self-attention). query [B, L, E] or unbatched [L, E]; key [B, S, kdim]; value [B, S, vdim].
-   * @throws {TypeError} non-tensors, non-Float32Array data or out, only one of key/value, a non-boolean flag, masks of other data types, a non-number softcap, an unknown option, a foreign or disposed cache, use after dispose
-   * @throws {RangeError} a softcap ≤ 0 or non-finite, out of another length, wrong widths, ranks or batch/length mismatches, masks that don't fit, cache overflow, too large for WASM memory
+   * @throws {TypeError} non-tensors, non-Float32Array data or out, only one of key/value, a non-boolean flag, masks of other data types, a non-number softcap, an unknown option, a foreign or disposed cache, use after dispose, key/value with a rotary config, positions without one or not an Int32Array
+   * @throws {RangeError} a softcap ≤ 0 or non-finite, out of another length, positions not of length L, wrong widths, ranks or batch/length mismatches, masks that don't fit, cache overflow, too large for WASM memory
    */
   forward(query: Tensor, key?: Tensor, value?: Tensor, options?: MultiHeadAttentionOptions): MultiHeadAttentionResult {
     const fn = "MultiHeadAttention.forward";
@@ -290,6 +298,10 @@ export class MultiHeadAttention {
     const softcap = o.softcap === undefined ? this.#scores.softcap : checkSoftcap(fn, "options.softcap", o.softcap, 1 / Math.sqrt(Dh));
     const slopes = this.#scores.slopes;
     const averageWeights = checkBool(fn, "options.averageWeights", o.averageWeights, true);
+    const rotary = this.#rotary;
+    if (rotary && key !== undefined) throw new TypeError(`${fn}: this layer has a rotary config, which is for self-attention; omit key and value`);
+    if (!rotary && o.positions !== undefined) throw new TypeError(`${fn}: options.positions is for a layer with a rotary config; this one has none`);
+    const positions = o.positions === undefined ? null : checkPositions(fn, "options.positions", o.positions, L);
 
     const outShape = unbatched ? [L, E] : [B, L, E];
     const out = checkOut(fn, "options.out", o.out, B * L * E, outShape);
@@ -303,7 +315,7 @@ export class MultiHeadAttention {
     const attnScratch = S > 0 && L > 0 ? (direct ? 64 * (k.decode_scratch_bytes(S) + 64) : attentionBytes(rt, B * H, B * Hkv, L, S, Dh, Dh)) : 0;
     // Refuse what cannot fit before allocating anything, here or in WASM memory.
     checkFits(fn, (Q.data.length + (Kx ? Kx.data.length + Vx!.data.length : 0) + 2 * B * L * E + 2 * B * Sx * Ekv
-      + (needWeights ? B * H * L * S * (averageWeights ? 2 : 1) : 0) + B * L * E + H) * 4 + gemmScratch + attnScratch + masksBytes(plans, B * H) + 4096,
+      + (needWeights ? B * H * L * S * (averageWeights ? 2 : 1) : 0) + B * L * E + H + (rotary ? L * rotary.dim : 0)) * 4 + gemmScratch + attnScratch + masksBytes(plans, B * H) + 4096,
     "the activations, scratch and weights output");
     const weights = needWeights ? new Float32Array(product(wShape)) : null;
     const result = (): MultiHeadAttentionResult => ({
@@ -323,6 +335,14 @@ export class MultiHeadAttention {
       // 1. projections (Q, K and V in one job, shared by the threads)
       const pq = f.alloc(B * L * E * 4);
       const projections = [proj(pq, px, W.q, W.inBias, B * L)];
+      // RoPE on the projected query heads and the new key heads (k: [B, L, Ekv] rows), position of row
+      // i: positions[i], else (cached positions) + i.
+      const rotate = (k: number): void => {
+        if (!rotary) return;
+        const tab = put(rt, f, rotaryTable(rotary, L, positions, cs ? cs.filled : 0));
+        rotateBlocks(rt, f, pq, B, L, E, H, Dh, rotary, tab);
+        rotateBlocks(rt, f, k, B, L, Ekv, Hkv, Dh, rotary, tab);
+      };
       // K/V of batch b, head g, row j at pk + b·kvB + (g·kvH + j·kvLd)·4 (kvB bytes, kvH and kvLd elements)
       let pk: number, pv: number, kvB: number, kvH: number, kvLd: number;
       if (cs) {
@@ -333,6 +353,7 @@ export class MultiHeadAttention {
         const tk = f.alloc(2 * B * L * Ekv * 4), tv = tk + B * L * Ekv * 4;
         projections.push(proj(tk, px, W.k, bk, B * L), proj(tv, px, W.v, bv, B * L));
         gemms(rt, f, projections);
+        rotate(tk);
         for (let b = 0; b < B; b++) {
           const at = b * kvB + cs.filled * Dh * 4;
           k.scatter_heads_f32(pk + at, kvH, tk + b * L * Ekv * 4, Ekv, L, Hkv, Dh);
@@ -344,6 +365,7 @@ export class MultiHeadAttention {
         pv = f.alloc(Math.max(1, B * S * Ekv) * 4);
         if (S > 0) projections.push(proj(pk, pkx, W.k, bk, B * S), proj(pv, pvx, W.v, bv, B * S));
         gemms(rt, f, projections);
+        rotate(pk);   // self-attention (S = L) when rotary
       }
       // 2. attention per (batch, head), heads addressed in place
       const pc = f.alloc(B * L * E * 4);

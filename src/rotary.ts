@@ -140,3 +140,12 @@ export function applyRotary(x: Tensor, options?: RotaryOptions): Tensor {
     return { data: out, shape };
   });
 }
+
+/**
+ * MultiHeadAttention's rotation of projected rows: `B` blocks of `rows` token rows (ld elements apart;
+ * block b at x + b·rows·ld floats), each row `heads` heads Dh apart, row i of every block by table row i.
+ */
+export function rotateBlocks(rt: Runtime, f: Frame, x: number, B: number, rows: number, ld: number, heads: number, Dh: number,
+  spec: RotarySpec, tab: number): void {
+  for (let b = 0; b < B; b++) rotateRows(rt, f, x + b * rows * ld * 4, ld, Dh, rows, heads, spec, tab);
+}
