@@ -41,6 +41,8 @@ export interface ScoreConfig {
   readonly softcap: number;
   /** One ALiBi slope per query head, or null: none. */
   readonly slopes: Float32Array | null;
+  /** Rotary embeddings of the query and key heads (before the scores), or null/absent: none. */
+  readonly rotary?: RotarySpec | null;
 }
 
 /** The sizes of an attention layer, after checking. */
@@ -62,7 +64,7 @@ const CONFIG_KEYS = ["embedDim", "numHeads", "numKVHeads", "kdim", "vdim", "bias
  * @throws {TypeError} a non-object, non-number sizes or softcap, an unknown option, a non-boolean bias or alibi, non-Float32Array alibiSlopes, both alibi and alibiSlopes, a non-object rotary or bad types in it
  * @throws {RangeError} sizes < 1 or fractional, numHeads not dividing embedDim, numKVHeads not dividing numHeads, a softcap ≤ 0 or non-finite, alibiSlopes not of length numHeads or with a non-finite slope, rotary dim odd or > the head width, rotary base ≤ 0
  */
-export function checkConfig(fn: string, config: unknown): { dims: AttentionDims; seed: number; scores: ScoreConfig; rotary: RotarySpec | null } {
+export function checkConfig(fn: string, config: unknown): { dims: AttentionDims; seed: number; scores: ScoreConfig } {
   if (typeof config !== "object" || config === null) throw typeError(fn, "config", "an object { embedDim, numHeads, … }", config);
   const c = checkOptions<MultiHeadAttentionConfig>(fn, config, CONFIG_KEYS);
   const E = checkInt(fn, "config.embedDim", c.embedDim, 1);
@@ -84,7 +86,7 @@ export function checkConfig(fn: string, config: unknown): { dims: AttentionDims;
     ? Float32Array.from(checkSlopes(fn, "config.alibiSlopes", c.alibiSlopes, [H], `equal numHeads = ${H} (one slope per query head)`))
     : alibi ? alibiSlopes(H) : null;
   const rotary = checkRotaryConfig(fn, "config.rotary", c.rotary, Dh);
-  return { dims: { E, H, Hkv, Dh, Ekv: Hkv * Dh, kdim, vdim, bias }, seed, scores: { softcap, slopes }, rotary };
+  return { dims: { E, H, Hkv, Dh, Ekv: Hkv * Dh, kdim, vdim, bias }, seed, scores: { softcap, slopes, rotary } };
 }
 
 /** Whether PyTorch keeps one in_proj_weight [3E, E] for these sizes (kdim = vdim = E, no grouped K/V heads). */

@@ -1,0 +1,93 @@
+// A MultiHeadAttention forward, checked: every size, mask and score option of one call, worked out
+// before anything touches WASM memory. MultiHeadAttention.forward plans then runs; the Transformer
+// layers (transformer-layer.ts) plan each attention block of a layer first, so a bad mask is refused
+// before the layer computes anything.
+import { type CacheState, cacheState, isKVCache } from "./kv-cache.js";
+import { ADDITIVE, DROP_NONZERO, type MaskPlan, causalKind, planMask } from "./masks.js";
+import type { AttentionDims, ScoreConfig } from "./mha-config.js";
+import { checkPositions } from "./rotary.js";
+import { checkSoftcap } from "./score-options.js";
+import { type Causal, type Mask, checkBool, checkCausal, checkMask, fmtShape, rangeError, typeError } from "./validate.js";
+import type { KVCache } from "./kv-cache.js";
+
+/** The options a forward's attention takes (MultiHeadAttentionOptions without `out`). */
+export interface AttentionOptions {
+  keyPaddingMask?: Mask;
+  attnMask?: Mask;
+  causal?: Causal;
+  needWeights?: boolean;
+  averageWeights?: boolean;
+  cache?: KVCache;
+  softcap?: number;
+  positions?: Int32Array;
+}
+
+/** Where K and V come from: projected from the query input, from key/value inputs, or given already projected ([B, S, Ekv] each). */
+export type KVSource = "self" | "inputs" | "projected";
+
+export interface ForwardPlan {
+  readonly B: number;
+  readonly L: number;
+  /** Keys attended over (cached + new with a cache). */
+  readonly S: number;
+  readonly unbatched: boolean;
+  readonly kv: KVSource;
+  readonly cache: CacheState | null;
+  readonly masks: MaskPlan[];
+  readonly causal: number;
+  readonly needWeights: boolean;
+  readonly averageWeights: boolean;
+  readonly softcap: number;
+  /** The new tokens' explicit positions (a rotary layer's `positions` option), or null: cached + i. */
+  readonly positions: Int32Array | null;
+}
+
+/**
+ * Checks one forward of a layer with sizes `d`: the query's batch B and length L, the keys' length S
+ * (key/value inputs or projected K/V; ignored for "self"), and the options.
+ * @throws {TypeError} a non-boolean flag, masks of other data types, a non-number softcap, a foreign or disposed cache, a cache with key/value, key/value with a rotary config, positions without one or not an Int32Array
+ * @throws {RangeError} a softcap ≤ 0 or non-finite, masks that don't fit, cache batch mismatch or overflow, positions not of length L
+ */
+export function planForward(fn: string, owner: object, d: AttentionDims, scores: ScoreConfig, B: number, L: number, unbatched: boolean,
+  kv: KVSource, keyLength: number, o: AttentionOptions): ForwardPlan {
+  const { E, H, Dh, kdim, vdim } = d;
+  const cache = o.cache;
+  if (cache !== undefined && !isKVCache(cache)) throw typeError(fn, "options.cache", "a KVCache from createCache()", cache);
+  const cs = cache === undefined ? null : cacheState(cache);
+  if (cs) {
+    if (cs.owner !== owner) throw new TypeError(`${fn}: options.cache was created by another MultiHeadAttention`);
+    if (cs.disposed) throw new TypeError(`${fn}: options.cache was disposed`);
+    if (kv !== "self") throw new TypeError(`${fn}: a cache is for self-attention decoding; omit key and value`);
+    if (B !== cs.batch) throw rangeError(fn, "query batch", `equal the cache's batch = ${cs.batch}`, B);
+    if (cs.filled + L > cs.maxLength) {
+      throw rangeError(fn, "query length", `fit in the cache: ${cs.filled} cached + ${L} new ≤ maxLength = ${cs.maxLength}`, `${cs.filled + L} positions`);
+    }
+  }
+  if (kv === "self" && (kdim !== E || vdim !== E)) {
+    throw new TypeError(`${fn}: self-attention (key and value omitted${cs ? ", as with a cache" : ""}) needs kdim = vdim = embedDim = ${E}; this instance has kdim = ${kdim}, vdim = ${vdim}: give key and value`);
+  }
+  const S = kv !== "self" ? keyLength : cs ? cs.filled + L : L;
+  const target = [B, H, L, S];
+  const targetDims = unbatched ? "[H, L, S]" : "[B, H, L, S]";
+  const masks: MaskPlan[] = [];
+  if (o.keyPaddingMask !== undefined) {
+    const want = unbatched ? [S] : [B, S];
+    const m = checkMask(fn, "options.keyPaddingMask", o.keyPaddingMask, want, unbatched ? "[S]" : "[B, S]", "1 = padding");
+    if (m.shape.length !== want.length || m.shape.some((n, i) => n !== want[i])) {
+      throw rangeError(fn, "options.keyPaddingMask.shape", `be ${fmtShape(want)} (${unbatched ? "[S]" : "[B, S]"})`, fmtShape(m.shape));
+    }
+    masks.push(planMask({ data: m.data, shape: [B, 1, 1, S] }, target, m.data instanceof Uint8Array ? DROP_NONZERO : ADDITIVE));
+  }
+  if (o.attnMask !== undefined) {
+    const m = checkMask(fn, "options.attnMask", o.attnMask, unbatched ? [H, L, S] : target, targetDims);
+    masks.push(planMask(m, target));
+  }
+  const causal = causalKind(checkCausal(fn, "options.causal", o.causal, cs !== null), cs !== null);
+  const needWeights = checkBool(fn, "options.needWeights", o.needWeights, false);
+  const softcap = o.softcap === undefined ? scores.softcap : checkSoftcap(fn, "options.softcap", o.softcap, 1 / Math.sqrt(Dh));
+  const averageWeights = checkBool(fn, "options.averageWeights", o.averageWeights, true);
+  if (scores.rotary && kv !== "self") throw new TypeError(`${fn}: this layer has a rotary config, which is for self-attention; omit key and value`);
+  if (!scores.rotary && o.positions !== undefined) throw new TypeError(`${fn}: options.positions is for a layer with a rotary config; this one has none`);
+  const positions = o.positions === undefined ? null : checkPositions(fn, "options.positions", o.positions, L);
+  return { B, L, S, unbatched, kv, cache: cs, masks, causal, needWeights, averageWeights, softcap, positions };
+}
