@@ -2,7 +2,7 @@
 // before anything touches WASM memory. MultiHeadAttention.forward plans then runs; the Transformer
 // layers (transformer-layer.ts) plan each attention block of a layer first, so a bad mask is refused
 // before the layer computes anything.
-import { type CacheState, cacheState, isKVCache } from "./kv-cache.js";
+import { type CacheState, cacheKeys, cacheState, isKVCache, windowMask } from "./kv-cache.js";
 import { ADDITIVE, DROP_NONZERO, type MaskPlan, causalKind, planMask } from "./masks.js";
 import type { AttentionDims, ScoreConfig } from "./mha-config.js";
 import { checkPositions } from "./rotary.js";
@@ -62,11 +62,15 @@ export function planForward(fn: string, owner: object, d: AttentionDims, scores:
     if (cs.filled + L > cs.maxLength) {
       throw rangeError(fn, "query length", `fit in the cache: ${cs.filled} cached + ${L} new ≤ maxLength = ${cs.maxLength}`, `${cs.filled + L} positions`);
     }
+    if (cs.window > 0 && L > cs.window) {
+      throw rangeError(fn, "query length", `be ≤ the rolling cache's window = ${cs.window} (split longer inputs into calls of at most window tokens)`, L);
+    }
   }
   if (kv === "self" && (kdim !== E || vdim !== E)) {
     throw new TypeError(`${fn}: self-attention (key and value omitted${cs ? ", as with a cache" : ""}) needs kdim = vdim = embedDim = ${E}; this instance has kdim = ${kdim}, vdim = ${vdim}: give key and value`);
   }
-  const S = kv !== "self" ? keyLength : cs ? cs.filled + L : L;
+  // With a rolling cache, the keys are those it holds for this call: the sinks, then recent positions.
+  const S = kv !== "self" ? keyLength : cs ? cacheKeys(cs, L) : L;
   const target = [B, H, L, S];
   const targetDims = unbatched ? "[H, L, S]" : "[B, H, L, S]";
   const masks: MaskPlan[] = [];
@@ -82,6 +86,8 @@ export function planForward(fn: string, owner: object, d: AttentionDims, scores:
     const m = checkMask(fn, "options.attnMask", o.attnMask, unbatched ? [H, L, S] : target, targetDims);
     masks.push(planMask(m, target));
   }
+  const wm = cs ? windowMask(cs, L) : null;
+  if (wm) masks.push(planMask({ data: wm, shape: [L, S] }, target));
   const causal = causalKind(checkCausal(fn, "options.causal", o.causal, cs !== null), cs !== null);
   const needWeights = checkBool(fn, "options.needWeights", o.needWeights, false);
   const softcap = o.softcap === undefined ? scores.softcap : checkSoftcap(fn, "options.softcap", o.softcap, 1 / Math.sqrt(Dh));

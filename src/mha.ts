@@ -16,7 +16,7 @@
 // runs each projection as a GEMV (gemv_packed_f32) and every head's attention in one call
 // (decode_attention_f32); both give the bits of the general kernels.
 import { checkFits, put, withFrame } from "./call.js";
-import { type KVCache, advanceCache, newKVCache } from "./kv-cache.js";
+import { type KVCache, type MoveRows, advanceCache, cacheAppendRow, cacheBlock, cacheRows, newKVCache } from "./kv-cache.js";
 import { CAUSAL_TOP_LEFT, masksBytes, writeMasks } from "./masks.js";
 import { Frame } from "./memory.js";
 import { type AttentionDims, type MultiHeadAttentionConfig, type ScoreConfig, checkConfig } from "./mha-config.js";
@@ -196,19 +196,28 @@ export class MultiHeadAttention {
   }
 
   /**
-   * A KV cache for token-by-token generation: room for `maxLength` positions of `batch` sequences.
+   * A KV cache for token-by-token generation: room for `maxLength` positions of `batch` sequences; or,
+   * with `window`, a rolling cache that keeps the first `sinkTokens` positions and the last `window`
+   * (kv-cache.ts), counting positions up to maxLength (default unbounded).
    * Lives in WASM memory until its dispose() or this instance's dispose().
-   * @throws {TypeError} non-number sizes, an unknown option, use after dispose
-   * @throws {RangeError} sizes < 1, too large for WASM memory
+   * @throws {TypeError} non-number sizes, an unknown option, sinkTokens without window, sinkTokens with ALiBi, use after dispose
+   * @throws {RangeError} sizes < 1 (sinkTokens < 0), maxLength absent without window, too large for WASM memory
    */
-  createCache(options: { batch?: number; maxLength: number }): KVCache {
+  createCache(options: { batch?: number; maxLength?: number; window?: number; sinkTokens?: number }): KVCache {
     const fn = "MultiHeadAttention.createCache";
     this.#live(fn);
     if (typeof options !== "object" || options === null) throw typeError(fn, "options", "an object { batch, maxLength }", options);
-    const o = checkOptions<{ batch: number; maxLength: number }>(fn, options, ["batch", "maxLength"]);
+    const o = checkOptions<{ batch: number; maxLength: number; window: number; sinkTokens: number }>(fn, options, ["batch", "maxLength", "window", "sinkTokens"]);
     const batch = checkInt(fn, "options.batch", o.batch, 1, 1);
-    const maxLength = checkInt(fn, "options.maxLength", o.maxLength, 1);
-    const bytes = batch * maxLength * this.#d.Ekv * 4;
+    const window = o.window === undefined ? 0 : checkInt(fn, "options.window", o.window, 1);
+    const maxLength = window > 0 && o.maxLength === undefined ? Infinity : checkInt(fn, "options.maxLength", o.maxLength, 1);
+    if (window === 0 && o.sinkTokens !== undefined) throw new TypeError(`${fn}: options.sinkTokens is for a rolling cache; give options.window too`);
+    const sinks = checkInt(fn, "options.sinkTokens", o.sinkTokens, 0, 0);
+    if (sinks > 0 && this.#scores.slopes) {
+      throw new TypeError(`${fn}: options.sinkTokens with ALiBi: once positions are dropped, the sinks' distances are not those the bias needs; use sinkTokens: 0 (a plain window) with ALiBi`);
+    }
+    const rows = cacheRows(maxLength, window, sinks);
+    const bytes = batch * rows * this.#d.Ekv * 4;
     checkFits(fn, 2 * bytes, "the cache's keys and values");
     const heap = this.#rt.heap;
     const k = heap.alloc(bytes, fn);
@@ -225,7 +234,7 @@ export class MultiHeadAttention {
         heap.release(k);
         heap.release(v);
       }
-    });
+    }, window, sinks);
     caches.add(cache);
     return cache;
   }
@@ -348,19 +357,30 @@ export class MultiHeadAttention {
     // K/V of batch b, head g, row j at pk + b·kvB + (g·kvH + j·kvLd)·4 (kvB bytes, kvH and kvLd elements)
     let pk: number, pv: number, kvB: number, kvH: number, kvLd: number;
     if (cs) {
-      // The cache is head-major [B, Hkv, maxLength, Dh]: each head's keys (and values) are one
-      // contiguous block. The new rows are projected token-major, then scattered into it.
-      const ml = cs.maxLength;
-      pk = cs.k; pv = cs.v; kvB = Hkv * ml * Dh * 4; kvH = ml * Dh; kvLd = Dh;
+      // The cache is head-major [B, Hkv, rows, Dh]: each head's keys (and values) are one
+      // contiguous block. The new rows are projected token-major, then scattered into it; the keys
+      // attended over are its rows [start, start + S) (kv-cache.ts; start 0 but for a rolling cache).
+      const ml = cs.rows;
+      kvB = Hkv * ml * Dh * 4; kvH = ml * Dh; kvLd = Dh;
+      const move: MoveRows = (dst, src, n) => {
+        if (n === 0 || dst === src) return;
+        for (const base of [cs.k, cs.v]) {
+          const all = rt.heap.f32(base, B * Hkv * ml * Dh);
+          for (let o = 0; o < all.length; o += ml * Dh) all.copyWithin(o + dst * Dh, o + src * Dh, o + (src + n) * Dh);
+        }
+      };
+      const row = cacheAppendRow(cs, L, move);
       const tk = f.alloc(2 * B * L * Ekv * 4), tv = tk + B * L * Ekv * 4;
       projections.push(proj(tk, px, W.k, bk, B * L), proj(tv, px, W.v, bv, B * L));
       gemms(rt, f, projections);
       rotate(tk);
       for (let b = 0; b < B; b++) {
-        const at = b * kvB + cs.filled * Dh * 4;
-        k.scatter_heads_f32(pk + at, kvH, tk + b * L * Ekv * 4, Ekv, L, Hkv, Dh);
-        k.scatter_heads_f32(pv + at, kvH, tv + b * L * Ekv * 4, Ekv, L, Hkv, Dh);
+        const at = b * kvB + row * Dh * 4;
+        k.scatter_heads_f32(cs.k + at, kvH, tk + b * L * Ekv * 4, Ekv, L, Hkv, Dh);
+        k.scatter_heads_f32(cs.v + at, kvH, tv + b * L * Ekv * 4, Ekv, L, Hkv, Dh);
       }
+      const start = cacheBlock(cs, L, move);
+      pk = cs.k + start * Dh * 4; pv = cs.v + start * Dh * 4;
     } else if (p.kv === "projected") {
       kvB = S * Ekv * 4; kvH = Dh; kvLd = Ekv;
       pk = pkx; pv = pvx;

@@ -80,6 +80,9 @@ function workload(seed: number): Float32Array[] {
   const rc = rm.createCache({ batch: 2, maxLength: 2 * BM });
   out.push(rm.forward(tensor(r, [2, BM + 1, 48]), undefined, undefined, { cache: rc }).output.data);
   for (let t = 0; t < 3; t++) out.push(rm.forward(tensor(r, [2, 1, 48]), undefined, undefined, { cache: rc }).output.data);
+  // a rolling cache (window mask on a multi-token call, moves of the held rows)
+  const roll = rm.createCache({ batch: 2, window: BM, sinkTokens: 3 });
+  for (let t = 0; t < 4; t++) out.push(rm.forward(tensor(r, [2, BM, 48]), undefined, undefined, { cache: roll }).output.data);
   rm.dispose();
   return out;
 }
