@@ -19,7 +19,8 @@
 // truncate() and dispose(). Everything else (the blocks, the owner, the fill level) is reachable only
 // through this module's functions, which the package does not export: a cache cannot be made over
 // arbitrary addresses, and its fill level never moves outside [0, maxLength].
-import { checkInt, rangeError } from "./validate.js";
+import type { Heap } from "./memory.js";
+import { checkInt, checkOptions, rangeError } from "./validate.js";
 
 /** What the layer that made a cache knows of it. */
 export interface CacheState {
@@ -220,4 +221,32 @@ export function cacheBlock(s: CacheState, L: number, move: MoveRows): number {
     s.start = to;
   }
   return s.start;
+}
+
+/**
+ * Checks createCache's options { batch = 1, maxLength, window?, sinkTokens = 0 }: maxLength required
+ * without a window (default Infinity with one); sinkTokens only with a window, and not with ALiBi.
+ */
+export function checkCacheOptions(fn: string, options: object, alibi: boolean): { batch: number; maxLength: number; window: number; sinks: number } {
+  const o = checkOptions<{ batch: number; maxLength: number; window: number; sinkTokens: number }>(fn, options, ["batch", "maxLength", "window", "sinkTokens"]);
+  const batch = checkInt(fn, "options.batch", o.batch, 1, 1);
+  const window = o.window === undefined ? 0 : checkInt(fn, "options.window", o.window, 1);
+  const maxLength = window > 0 && o.maxLength === undefined ? Infinity : checkInt(fn, "options.maxLength", o.maxLength, 1);
+  if (window === 0 && o.sinkTokens !== undefined) throw new TypeError(`${fn}: options.sinkTokens is for a rolling cache; give options.window too`);
+  const sinks = checkInt(fn, "options.sinkTokens", o.sinkTokens, 0, 0);
+  if (sinks > 0 && alibi) {
+    throw new TypeError(`${fn}: options.sinkTokens with ALiBi: once positions are dropped, the sinks' distances are not those the bias needs; use sinkTokens: 0 (a plain window) with ALiBi`);
+  }
+  return { batch, maxLength, window, sinks };
+}
+
+/** MoveRows over the blocks of `s`: `heads` heads (B·Hkv) of s.rows rows of D floats in each of K and V. */
+export function rowMover(heap: Heap, s: CacheState, heads: number, D: number): MoveRows {
+  return (dst, src, n) => {
+    if (n === 0 || dst === src) return;
+    for (const base of [s.k, s.v]) {
+      const all = heap.f32(base, heads * s.rows * D);
+      for (let o = 0; o < all.length; o += s.rows * D) all.copyWithin(o + dst * D, o + src * D, o + (src + n) * D);
+    }
+  };
 }

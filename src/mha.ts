@@ -16,7 +16,7 @@
 // runs each projection as a GEMV (gemv_packed_f32) and every head's attention in one call
 // (decode_attention_f32); both give the bits of the general kernels.
 import { checkFits, put, withFrame } from "./call.js";
-import { type KVCache, type MoveRows, advanceCache, cacheAppendRow, cacheBlock, cacheRows, newKVCache } from "./kv-cache.js";
+import { type KVCache, advanceCache, cacheAppendRow, cacheBlock, cacheRows, checkCacheOptions, newKVCache, rowMover } from "./kv-cache.js";
 import { CAUSAL_TOP_LEFT, masksBytes, writeMasks } from "./masks.js";
 import { Frame } from "./memory.js";
 import { type AttentionDims, type MultiHeadAttentionConfig, type ScoreConfig, checkConfig } from "./mha-config.js";
@@ -28,7 +28,7 @@ import { type Gemm, type Head, attention, attentionBytes, decode, gemms } from "
 import { type AttentionOptions, type ForwardPlan, type KVSource, planForward } from "./mha-plan.js";
 import { rotaryTable, rotateBlocks } from "./rotary.js";
 import {
-  type Causal, type Mask, type Tensor, checkInt, checkOptions, checkOut, checkTensor, fmtShape, product, rangeError, typeError,
+  type Causal, type Mask, type Tensor, checkOptions, checkOut, checkTensor, fmtShape, product, rangeError, typeError,
 } from "./validate.js";
 import { type Runtime, runtime } from "./wasm.js";
 
@@ -207,15 +207,7 @@ export class MultiHeadAttention {
     const fn = "MultiHeadAttention.createCache";
     this.#live(fn);
     if (typeof options !== "object" || options === null) throw typeError(fn, "options", "an object { batch, maxLength }", options);
-    const o = checkOptions<{ batch: number; maxLength: number; window: number; sinkTokens: number }>(fn, options, ["batch", "maxLength", "window", "sinkTokens"]);
-    const batch = checkInt(fn, "options.batch", o.batch, 1, 1);
-    const window = o.window === undefined ? 0 : checkInt(fn, "options.window", o.window, 1);
-    const maxLength = window > 0 && o.maxLength === undefined ? Infinity : checkInt(fn, "options.maxLength", o.maxLength, 1);
-    if (window === 0 && o.sinkTokens !== undefined) throw new TypeError(`${fn}: options.sinkTokens is for a rolling cache; give options.window too`);
-    const sinks = checkInt(fn, "options.sinkTokens", o.sinkTokens, 0, 0);
-    if (sinks > 0 && this.#scores.slopes) {
-      throw new TypeError(`${fn}: options.sinkTokens with ALiBi: once positions are dropped, the sinks' distances are not those the bias needs; use sinkTokens: 0 (a plain window) with ALiBi`);
-    }
+    const { batch, maxLength, window, sinks } = checkCacheOptions(fn, options, this.#scores.slopes !== null);
     const rows = cacheRows(maxLength, window, sinks);
     const bytes = batch * rows * this.#d.Ekv * 4;
     checkFits(fn, 2 * bytes, "the cache's keys and values");
@@ -362,13 +354,7 @@ export class MultiHeadAttention {
       // attended over are its rows [start, start + S) (kv-cache.ts; start 0 but for a rolling cache).
       const ml = cs.rows;
       kvB = Hkv * ml * Dh * 4; kvH = ml * Dh; kvLd = Dh;
-      const move: MoveRows = (dst, src, n) => {
-        if (n === 0 || dst === src) return;
-        for (const base of [cs.k, cs.v]) {
-          const all = rt.heap.f32(base, B * Hkv * ml * Dh);
-          for (let o = 0; o < all.length; o += ml * Dh) all.copyWithin(o + dst * Dh, o + src * Dh, o + (src + n) * Dh);
-        }
-      };
+      const move = rowMover(rt.heap, cs, B * Hkv, Dh);
       const row = cacheAppendRow(cs, L, move);
       const tk = f.alloc(2 * B * L * Ekv * 4), tv = tk + B * L * Ekv * 4;
       projections.push(proj(tk, px, W.k, bk, B * L), proj(tv, px, W.v, bv, B * L));
