@@ -37,6 +37,9 @@ export interface Kernels {
   activation_f32(y: number, x: number, n: number, act: number): void;
   erf_f32(y: number, x: number, n: number): void;
   layer_norm_f32(y: number, x: number, weight: number, bias: number, rows: number, E: number, eps: number): void;
+  add_f32(y: number, a: number, b: number, n: number): void;
+  /** s = x + r (kept at sum unless 0), y = LayerNorm(s) per row (assembly/residual.ts). */
+  add_layer_norm_f32(y: number, sum: number, x: number, r: number, weight: number, bias: number, rows: number, E: number, eps: number): void;
   /** RoPE in place: rows × heads blocks (row stride ld, head stride hs), first dim channels; tab [rows, dim] (cos | sin halves). */
   rotary_f32(x: number, ld: number, hs: number, rows: number, heads: number, dim: number, tab: number, interleaved: number): void;
 }
@@ -46,5 +49,6 @@ export const KERNEL_NAMES: readonly (keyof Kernels)[] = [
   "heap_base", "matmul_scratch_bytes", "matmul_f32", "add_bias_rows", "packed_b_bytes", "pack_b_f32", "gemm_packed_f32", "softmax_rows_f32", "exp_f32", "tanh_f32",
   "attention_scratch_bytes", "attention_f32", "gemm_tile_rows", "attention_packed_bytes", "attention_block_scratch_bytes",
   "attention_block_rows", "attention_direct_rows", "attention_pack_f32", "attention_rows_f32", "gemv_packed_f32", "decode_scratch_bytes", "decode_attention_f32", "scatter_heads_f32",
-  "gemm_packed_act_f32", "activation_f32", "erf_f32", "layer_norm_f32", "rotary_f32",
+  "gemm_packed_act_f32", "activation_f32", "erf_f32", "layer_norm_f32",
+  "add_f32", "add_layer_norm_f32", "rotary_f32",
 ];
