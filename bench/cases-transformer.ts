@@ -162,16 +162,24 @@ async function tfjsEncoderLayer(sd: Dict, x: Tensor): Promise<{ run: Runner; rel
 function bertCase(ctx: TransformerBenchContext): BenchCase {
   const { L, E, H, FF, eps } = BERT;
   const config = { dModel: E, nhead: H, dimFeedforward: FF, activation: "gelu" as const, layerNormEps: eps, seed: 1 };
-  initSync({ build: "simd" });
-  const tmpl = new TransformerEncoderLayer(config);
-  const sd = seededStateDict(tmpl.stateDict(), 1700);
-  tmpl.dispose();
+  // The seeded weights, made on first use (the case list is built even when a filter leaves this case out).
+  let made: Dict | undefined;
+  const weights = (): Dict => {
+    if (made) return made;
+    initSync({ build: "simd" });
+    const tmpl = new TransformerEncoderLayer(config);
+    made = seededStateDict(tmpl.stateDict(), 1700);
+    tmpl.dispose();
+    return made;
+  };
   const x: Tensor = { data: data(L * E, 1717), shape: [1, L, E] };
   const reference = (): Reference => ({
     cols: E, rows: L, checked: Array.from({ length: L }, (_, i) => i),
-    values: refEncoderLayer(sd, "", x.data, 1, L, { E, H, FF, act: "gelu", eps, normFirst: false, bias: true }),
+    values: refEncoderLayer(weights(), "", x.data, 1, L, { E, H, FF, act: "gelu", eps, normFirst: false, bias: true }),
   });
-  const impls: Impl[] = disposing(ctx.ours, (keep) => {
+  const impls: Impl[] = disposing(ctx.ours, (keep, build) => {
+    const sd = weights();
+    initSync({ build });   // weights() may have switched to the default build
     const layer = keep(new TransformerEncoderLayer(config));
     layer.loadStateDict(sd);
     return () => layer.forward(x).data;
@@ -181,7 +189,7 @@ function bertCase(ctx: TransformerBenchContext): BenchCase {
       let release: (() => Promise<void>) | undefined;
       impls.push({
         name,
-        setup: async () => { const s = await ortEncoderLayer(sd, x, graph); release = s.release; return s.run; },
+        setup: async () => { const s = await ortEncoderLayer(weights(), x, graph); release = s.release; return s.run; },
         teardown: async () => { await release?.(); release = undefined; },
       });
     }
@@ -190,7 +198,7 @@ function bertCase(ctx: TransformerBenchContext): BenchCase {
     let release: (() => void) | undefined;
     impls.push({
       name: "tfjs-wasm",
-      setup: async () => { const s = await tfjsEncoderLayer(sd, x); release = s.release; return s.run; },
+      setup: async () => { const s = await tfjsEncoderLayer(weights(), x); release = s.release; return s.run; },
       teardown: () => { release?.(); release = undefined; },
     });
   }
