@@ -203,7 +203,7 @@ test("loadStateDict: round trips (record and safetensors bytes, prefix), gamma/b
   // safetensors bytes, LayerNorm parameters under their old names gamma/beta
   const c = new TransformerEncoder({ layer: { dModel: E, nhead: H, dimFeedforward: FF, seed: 3 }, numLayers: 2, norm: true });
   const renamed = Object.fromEntries(Object.entries(dict).map(([k, v]) => [k.replace(/norm(\d?)\.weight$/, "norm$1.gamma").replace(/norm(\d?)\.bias$/, "norm$1.beta"), v]));
-  c.loadStateDict(writeSafetensors(renamed), { prefix: "model." });
+  c.loadStateDict(writeSafetensors(renamed as never), { prefix: "model." });
   bitsEqual(c.forward(x).data, ya, "safetensors with gamma/beta");
   for (const m of [a, b, c]) m.dispose();
   stillWorks("after loadStateDict errors");
@@ -256,12 +256,12 @@ test("loadStateDict with rename: a BERT layer from HuggingFace's names (separate
 });
 
 test("lazy initial weights: construction draws nothing; loaded weights before the first forward are the ones used; same seed, same weights; dropout is the identity", () => {
-  const before = memoryStats().inUse;
+  const before = memoryStats()!.inUse;
   const big = new TransformerEncoder({ layer: { dModel: 768, nhead: 12, dimFeedforward: 3072 }, numLayers: 12 });
-  const held = memoryStats().inUse - before;
+  const held = memoryStats()!.inUse - before;
   assert.ok(held > 12 * 4 * (4 * 768 * 768 + 2 * 768 * 3072) * 0.99, `weights resident: ${held} bytes`);
   big.dispose();
-  assert.is(memoryStats().inUse, before, "dispose frees every block");
+  assert.is(memoryStats()!.inUse, before, "dispose frees every block");
   const a = new TransformerEncoderLayer({ dModel: E, nhead: H, dimFeedforward: FF, seed: 11, dropout: 0.5 });
   const b = new TransformerEncoderLayer({ dModel: E, nhead: H, dimFeedforward: FF, seed: 11, dropout: 0 });
   const x = t(randn(rng(26), 3 * E), [3, E]);
