@@ -107,6 +107,27 @@ test("LLaMA-shaped block (RoPE + GQA + causal, E 64, H 8, Hkv 2): prefix + 100 s
   }
 });
 
+test("options together: RoPE + softcap + ALiBi + GQA, causal, with a cache (prefix + steps) and without, vs float64", () => {
+  const c = { E: 48, H: 4, Hkv: 2 }, E = c.E, T = 23, P = 9;
+  const cfg = fullCfg(c);
+  const mha = new MultiHeadAttention({ embedDim: E, numHeads: c.H, numKVHeads: c.Hkv, rotary: { dim: 8, base: 1000 }, softcap: 3, alibi: true });
+  const { weights, ref: rw } = randomWeights(rng(17), cfg);
+  mha.loadWeights(weights);
+  const x = randn(rng(18), T * E, -2, 2);
+  const ref = refMha(x, x, x, 1, T, T, E, c.H, c.Hkv, E, E, rw, {
+    causal: true, softcap: 3, alibiSlopes: mha.alibiSlopes!, rotary: { dim: 8, base: 1000, qPos: (i) => i, kPos: (j) => j },
+  });
+  const full = mha.forward(t(x, [T, E]), undefined, undefined, { causal: true }).output.data;
+  assertRowsClose(full, ref.out, E, 1e-5, "one forward", ref.mag);
+  const cache = mha.createCache({ maxLength: T });
+  const steps = new Float32Array(T * E);
+  steps.set(mha.forward(t(x.subarray(0, P * E), [P, E]), undefined, undefined, { cache }).output.data);
+  for (let i = P; i < T; i++) steps.set(mha.forward(t(x.subarray(i * E, (i + 1) * E), [1, E]), undefined, undefined, { cache }).output.data, i * E);
+  assertRowsClose(steps, ref.out, E, 1e-5, "prefix + steps", ref.mag);
+  assertRowsClose(steps, full, E, 1e-6, "prefix + steps vs one forward", ref.mag);
+  mha.dispose();
+});
+
 test("rotary bad input: config and forward errors name the argument; the layer still works", () => {
   const ctor = (rotary: unknown) => () => new MultiHeadAttention({ embedDim: 24, numHeads: 2, rotary: rotary as Rotary });
   throwsWith(ctor(true), TypeError, /config\.rotary must be an object \{ dim\?, base\?, interleaved\? \}/, "rotary true");
