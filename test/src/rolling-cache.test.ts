@@ -152,6 +152,28 @@ test("rolling cache before anything is dropped gives the bits of a plain cache; 
   m.mha.dispose();
 });
 
+test("rolling cache: weights and masks index the held keys (the sinks, then the recent positions in order)", () => {
+  const c: Cfg = { E: 16, H: 2, Hkv: 1, rotary: {} };
+  const m = layer(c, 8);
+  const W = 5, SK = 2, E = c.E, T = 20;
+  const x = randn(rng(8), T * E);
+  const cache = m.mha.createCache({ window: W, sinkTokens: SK });
+  for (let p = 0; p < T - 1; p++) m.mha.forward(t(x.subarray(p * E, (p + 1) * E), [1, E]), undefined, undefined, { cache });
+  // The last step with weights: [1, 1, SK + W] over keys 0, 1, T − W … T − 1.
+  const xi = t(x.subarray((T - 1) * E, T * E), [1, 1, E]);
+  const r = m.mha.forward(xi, undefined, undefined, { cache, needWeights: true });
+  assert.equal(r.weights!.shape, [1, 1, SK + W]);
+  const ref = refRow(m, c, x, T, 0, T - 1, W, SK);
+  assertRowsClose(r.weights!.data, Float64Array.from({ length: SK + W }, (_, j) => (ref.w[j] + ref.w[SK + W + j]) / 2), SK + W, 1e-5, "averaged weights");
+  // A key padding mask over those keys: dropping the sinks (columns 0, 1) matches the reference without them.
+  cache.truncate(T - 1);
+  const pad = { data: Uint8Array.from({ length: SK + W }, (_, j) => (j < SK ? 1 : 0)), shape: [1, SK + W] };
+  const y = m.mha.forward(xi, undefined, undefined, { cache, keyPaddingMask: pad }).output.data;
+  const noSinks = refRow(m, c, x, T, 0, T - 1, W, 0);
+  assertRowsClose(y, noSinks.out, E, 1e-5, "sinks masked", noSinks.mag);
+  m.mha.dispose();
+});
+
 test("rolling cache bad input: clear errors; plain caches unchanged (window null, sinkTokens 0)", () => {
   const m = layer({ E: 16, H: 2, Hkv: 1 }, 7);
   throwsWith(() => m.mha.createCache({ window: 0 }), RangeError, /options\.window must be an integer ≥ 1; got 0/, "window 0");
