@@ -80,17 +80,21 @@ test("rolling cache: calls of several tokens (up to window) each see their own w
   for (const [SK, rotary] of [[0, { interleaved: true }], [5, {}], [2, { dim: 4 }]] as [number, Cfg["rotary"]][]) {
     const c: Cfg = { E: 24, H: 3, Hkv: 1, rotary };
     const m = layer(c, 3 + SK);
-    const W = 7, B = 1, E = c.E;
+    const W = 7, B = 2, E = c.E;
     const chunks = [1, 3, 7, 2, 1, 1, 5, 7, 7, 4, 1, 6, 2, 7, 3, 1, 1];
     const T = chunks.reduce((a, b) => a + b, 0);
     const x = randn(rng(SK + 11), B * T * E);
-    const cache = m.mha.createCache({ window: W, sinkTokens: SK });
+    const cache = m.mha.createCache({ batch: B, window: W, sinkTokens: SK });
     let p = 0;
     for (const n of chunks) {
-      const y = m.mha.forward(t(x.subarray(p * E, (p + n) * E), [B, n, E]), undefined, undefined, { cache }).output.data;
-      for (let i = 0; i < n; i++) {
-        const ref = refRow(m, c, x, T, 0, p + i, W, SK);
-        assertRowsClose(y.subarray(i * E, (i + 1) * E), ref.out, E, 1e-5, `sinks ${SK}: chunk of ${n} at ${p}, token ${i}`, ref.mag);
+      const xs = new Float32Array(B * n * E);
+      for (let b = 0; b < B; b++) xs.set(x.subarray((b * T + p) * E, (b * T + p + n) * E), b * n * E);
+      const y = m.mha.forward(t(xs, [B, n, E]), undefined, undefined, { cache }).output.data;
+      for (let b = 0; b < B; b++) {
+        for (let i = 0; i < n; i++) {
+          const ref = refRow(m, c, x, T, b, p + i, W, SK);
+          assertRowsClose(y.subarray((b * n + i) * E, (b * n + i + 1) * E), ref.out, E, 1e-5, `sinks ${SK}: chunk of ${n} at ${p}, batch ${b}, token ${i}`, ref.mag);
+        }
       }
       p += n;
     }
