@@ -420,7 +420,7 @@ function summary(rs: BenchResult[], c: ColdStart | null): Target[] {
     const p = r.extra?.["peak MiB beyond inputs+output"];
     if (typeof p === "number") row(`${r.name}: < 64 MiB beyond inputs and output`, `${p} MiB`, p < 64);
   }
-  out.push(...transformerTargets(rs, load));
+  out.push(...transformerTargets(rs, load, quick));
   out.push(...ropeSummary(rs));
   if (c) {
     row(`cold start, import → init → new MultiHeadAttention (E=${COLD_E}, H=${COLD_H}) → loadWeights → first forward (L=${COLD_L}) ≤ ${COLD_TARGET_MS} ms`, fmtColdStart(c), c.ms <= COLD_TARGET_MS);
