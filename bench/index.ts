@@ -7,6 +7,7 @@
 //   npm run bench                      everything (a few minutes)
 //   npm run bench -- --quick           a short smoke run (CI)
 //   npm run bench -- mha decode        only cases whose suite or name contains a word
+//   npm run bench -- --browser …       the same in headless Chromium (bench/browser.ts)
 //
 // Ours runs in the default plain-SIMD build ("wasm-attention") and, where the engine validates relaxed
 // SIMD, also in the relaxed build ("wasm-attention relaxed"). Node 20 needs a V8 flag for that, so on
@@ -25,6 +26,9 @@ import { type BenchCase, type BenchResult, type Impl, type Runner, type Target, 
 import { type MhaWeights, type Peer, type Tensor, loadPeers } from "./peers/index.js";
 import { ropeCases, ropeSummary } from "./cases-rope.js";
 import { referenceDecode, referenceLayerNorm, referenceLinear, referenceMatmul, referenceMha, referenceSdpa, referenceSoftmax } from "./reference.js";
+
+// `--browser`: the same run in headless Chromium (bench/browser.ts bundles this file into a page).
+if (process.argv.includes("--browser")) process.exit(await (await import("./browser.js")).runInBrowser(process.argv.slice(2)));
 
 const FLAG = "--experimental-wasm-relaxed-simd";
 if (!detectFeatures().relaxedSimd && !process.execArgv.includes(FLAG) && !process.env.WASM_ATTENTION_BENCH_CHILD) {
