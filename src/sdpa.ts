@@ -5,6 +5,7 @@ import { checkFits, put, withFrame } from "./call.js";
 import { type MaskPlan, causalKind, masksBytes, planMask, writeMasks } from "./masks.js";
 import { type Head, attention, attentionBytes } from "./parallel.js";
 import { checkSlopes, checkSoftcap } from "./score-options.js";
+import { type Window, checkWindow, kernelWindow } from "./window.js";
 import {
   type Causal, type Mask, type Tensor, checkBool, checkCausal, checkFinite, checkMask, checkOptions, checkOut, checkTensor, fmtShape, product, rangeError, typeError,
 } from "./validate.js";
@@ -38,6 +39,14 @@ export interface SdpaOptions {
    * same for every B), or their product (each slice, row-major).
    */
   alibiSlopes?: Float32Array;
+  /**
+   * Sliding window [left, right] (FlashAttention's window_size): query i may see key j iff
+   * i + (S − L) − left ≤ j ≤ i + (S − L) + right, aligned bottom-right as the causal mask; −1 or
+   * Infinity leaves that side unbounded. It combines with every other mask (`causal: true,
+   * window: [w, -1]` is Mistral's sliding window). Only the key tiles a window reaches are computed:
+   * time ∝ L·(left + right + 1). Default: none.
+   */
+  window?: Window;
   /** Also return the attention weights [...batch, L, S]. */
   returnWeights?: boolean;
   /** Write the output into this Float32Array (the output's element count) instead of a new one; it may be an input's data. */
@@ -49,14 +58,14 @@ export interface SdpaResult {
   weights?: Tensor;
 }
 
-const KEYS = ["mask", "causal", "scale", "returnWeights", "out", "softcap", "alibiSlopes"] as const;
+const KEYS = ["mask", "causal", "scale", "returnWeights", "out", "softcap", "alibiSlopes", "window"] as const;
 
 /**
  * Scaled dot-product attention, f32: softmax(Q·Kᵀ·scale + mask)·V, optionally soft-capped and with ALiBi biases.
  * Masks combine (a score is kept only if every mask keeps it); a query row with nothing to attend to
  * gives zeros in output and weights.
- * @throws {TypeError} a non-tensor or non-Float32Array data or out, a mask of other data types, a non-boolean flag, a causal other than a boolean, "top-left" or "bottom-right", a non-number scale or softcap, non-Float32Array alibiSlopes, an unknown option
- * @throws {RangeError} data length ≠ shape product, out of another length, rank < 2, E/S/batch mismatch between query, key and value, a mask that does not broadcast, a non-finite scale, a softcap ≤ 0 or non-finite, alibiSlopes of another length or with a non-finite slope, too large for WASM memory
+ * @throws {TypeError} a non-tensor or non-Float32Array data or out, a mask of other data types, a non-boolean flag, a causal other than a boolean, "top-left" or "bottom-right", a non-number scale or softcap, non-Float32Array alibiSlopes, a window not an array of numbers, an unknown option
+ * @throws {RangeError} data length ≠ shape product, out of another length, rank < 2, E/S/batch mismatch between query, key and value, a mask that does not broadcast, a non-finite scale, a softcap ≤ 0 or non-finite, alibiSlopes of another length or with a non-finite slope, a window not of length 2 or with a side other than an integer ≥ 0, −1 or Infinity, too large for WASM memory
  */
 export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, options?: SdpaOptions): SdpaResult {
   const fn = "scaledDotProductAttention";
@@ -83,6 +92,7 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
   if (o.scale !== undefined && typeof o.scale !== "number") throw typeError(fn, "options.scale", "a number", o.scale);
   const scale = checkFinite(fn, "options.scale", o.scale, E > 0 ? 1 / Math.sqrt(E) : 1);
   const softcap = checkSoftcap(fn, "options.softcap", o.softcap, scale);
+  const win = kernelWindow(checkWindow(fn, "options.window", o.window), L, S);
   const nb = product(batch);
   const H = batch.length > 0 ? batch[batch.length - 1] : 1;
   const slopes = o.alibiSlopes === undefined ? null : checkSlopes(fn, "options.alibiSlopes", o.alibiSlopes, [1, H, nb],
@@ -129,7 +139,7 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
         masks: pm === 0 ? 0 : pm + i * nm * 16, nmasks: nm, slope: slopeOf(i), kv: i,
       });
     }
-    attention(rt, f, heads, L, S, Eq, Ev, scale, causal, softcap);
+    attention(rt, f, heads, L, S, Eq, Ev, scale, causal, softcap, win);
     if (output.length) output.set(rt.heap.f32(po, output.length));
     if (weights) weights.set(rt.heap.f32(pw, weights.length));
     return result();

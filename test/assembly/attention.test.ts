@@ -111,7 +111,7 @@ function check(c: Case, seed: number): Result {
     kern.attention_f32(
       po.ptr + h * Ev * 4, ldo, pw?.ptr ?? 0, ldw,
       pq.ptr + h * E * 4, ldq, pk.ptr + h * E * 4, ldk, pv.ptr + h * Ev * 4, ldv,
-      pd?.ptr ?? 0, masks.length, ps.ptr, L, S, E, Ev, scale, c.causal ? 1 : 0, 0, 0,
+      pd?.ptr ?? 0, masks.length, ps.ptr, L, S, E, Ev, scale, c.causal ? 1 : 0, 0, 0, 0, 0,
     );
     g.check(what);
     g.untouchedOutside(po, L, Ev, ldo, h * Ev, what);
@@ -343,7 +343,7 @@ test("attention_f32 all H = 4 heads of [L, H·E] into one O [L, H·Ev]: each hea
       const ps = g.scratch(kern.attention_scratch_bytes(L, S, E, Ev));
       for (let h = 0; h < H; h++) {
         kern.attention_f32(po.ptr + h * Ev * 4, H * Ev, 0, 0, pq.ptr + h * E * 4, H * E, pk.ptr + h * E * 4, H * E,
-          pv.ptr + h * Ev * 4, H * Ev, 0, 0, ps.ptr, L, S, E, Ev, scale, 0, 0, 0);
+          pv.ptr + h * Ev * 4, H * Ev, 0, 0, ps.ptr, L, S, E, Ev, scale, 0, 0, 0, 0, 0);
         g.check(`head ${h}`);
         g.untouchedOutside(po, L, (h + 1) * Ev, H * Ev, 0, `after head ${h}: later heads untouched`);
       }

@@ -112,7 +112,7 @@ function checkAttn(c: AttnCase, seed: number): void {
     const pq = g.input(q, "q"), pk = g.input(store(ks), "K"), pv = g.input(store(vs), "V");
     const po = g.output(H * D, "o");
     const ps = g.scratch(kern.decode_scratch_bytes(S));
-    kern.decode_attention_f32(po.ptr, pq.ptr, pk.ptr, pv.ptr, hs, ld, ps.ptr, H, group, S, D, scale, 0, 0);
+    kern.decode_attention_f32(po.ptr, pq.ptr, pk.ptr, pv.ptr, hs, ld, ps.ptr, H, group, S, D, scale, 0, 0, 0, 0);
     g.check(what);
     const got = g.f32(po).slice();
     const ref = new Float64Array(H * D), mag = new Float64Array(H * D);
@@ -127,7 +127,7 @@ function checkAttn(c: AttnCase, seed: number): void {
     const pa = g.output(H * D, "attention_f32 o"), pas = g.scratch(kern.attention_scratch_bytes(1, S, D, D));
     for (let h = 0; h < H; h++) {
       const kv = Math.floor(h / group);
-      kern.attention_f32(pa.ptr + h * D * 4, H * D, 0, S, pq.ptr + h * D * 4, H * D, pk.ptr + kv * hs * 4, ld, pv.ptr + kv * hs * 4, ld, 0, 0, pas.ptr, 1, S, D, D, scale, 0, 0, 0);
+      kern.attention_f32(pa.ptr + h * D * 4, H * D, 0, S, pq.ptr + h * D * 4, H * D, pk.ptr + kv * hs * 4, ld, pv.ptr + kv * hs * 4, ld, 0, 0, pas.ptr, 1, S, D, D, scale, 0, 0, 0, 0, 0);
     }
     bitsEqual(got, g.f32(pa).slice(), `${what}: against attention_f32 L=1`);
   });
