@@ -9,7 +9,7 @@
 import { checkInt, rangeError } from "./validate.js";
 
 /** What the layer that made a cache knows of it. */
-interface CacheState {
+export interface CacheState {
   readonly owner: object;
   readonly batch: number;
   readonly maxLength: number;
@@ -106,8 +106,8 @@ export function cacheState(c: KVCache): Readonly<CacheState> {
 }
 
 /** Records `n` more positions written by a forward; the caller has checked length + n ≤ maxLength. */
-export function advanceCache(c: KVCache, n: number): void {
-  const s = stateOf(c);
+export function advanceCache(c: KVCache | CacheState, n: number): void {
+  const s = c instanceof KVCache ? stateOf(c) : (c as CacheState);
   if (!(n >= 0 && s.filled + n <= s.maxLength)) throw new Error(`wasm-attention: internal error: cache advance by ${n} from ${s.filled} of ${s.maxLength}`);
   s.filled += n;
 }

@@ -16,8 +16,8 @@
 // runs each projection as a GEMV (gemv_packed_f32) and every head's attention in one call
 // (decode_attention_f32); both give the bits of the general kernels.
 import { checkFits, put, withFrame } from "./call.js";
-import { type KVCache, advanceCache, cacheState, isKVCache, newKVCache } from "./kv-cache.js";
-import { ADDITIVE, CAUSAL_TOP_LEFT, DROP_NONZERO, type MaskPlan, causalKind, masksBytes, planMask, writeMasks } from "./masks.js";
+import { type KVCache, advanceCache, newKVCache } from "./kv-cache.js";
+import { CAUSAL_TOP_LEFT, masksBytes, writeMasks } from "./masks.js";
 import { Frame } from "./memory.js";
 import { type AttentionDims, type MultiHeadAttentionConfig, type ScoreConfig, checkConfig } from "./mha-config.js";
 import {
@@ -25,9 +25,9 @@ import {
 } from "./mha-weights.js";
 import { type PackedMatrix, projectScratchBytes } from "./packed.js";
 import { type Gemm, type Head, attention, attentionBytes, decode, gemms } from "./parallel.js";
-import { checkSoftcap } from "./score-options.js";
+import { type AttentionOptions, type ForwardPlan, type KVSource, planForward } from "./mha-plan.js";
 import {
-  type Causal, type Mask, type Tensor, checkBool, checkCausal, checkInt, checkMask, checkOptions, checkOut, checkTensor, fmtShape, product, rangeError, typeError,
+  type Causal, type Mask, type Tensor, checkInt, checkOptions, checkOut, checkTensor, fmtShape, product, rangeError, typeError,
 } from "./validate.js";
 import { type Runtime, runtime } from "./wasm.js";
 
@@ -63,6 +63,20 @@ export interface MultiHeadAttentionResult {
 }
 
 const FORWARD_KEYS = ["keyPaddingMask", "attnMask", "causal", "needWeights", "averageWeights", "cache", "out", "softcap"] as const;
+
+/**
+ * Not API (the package does not export it): a forward on WASM blocks, for the Transformer layers
+ * (transformer-layer.ts), which keep their activations in WASM memory from one block to the next.
+ */
+export let internals: {
+  dims(m: MultiHeadAttention): AttentionDims;
+  live(m: MultiHeadAttention, fn: string): void;
+  plan(m: MultiHeadAttention, fn: string, B: number, L: number, unbatched: boolean, kv: KVSource, S: number, o: AttentionOptions): ForwardPlan;
+  runBytes(m: MultiHeadAttention, p: ForwardPlan): number;
+  ready(m: MultiHeadAttention, fn: string): void;
+  run(m: MultiHeadAttention, f: Frame, p: ForwardPlan, px: number, pkx: number, pvx: number, po: number, pw: number): void;
+  project(m: MultiHeadAttention, f: Frame, pk: number, pv: number, pkx: number, pvx: number, M: number): void;
+};
 
 /**
  * Multi-head attention with PyTorch nn.MultiheadAttention's weights and semantics (batch-first).
@@ -229,7 +243,7 @@ export class MultiHeadAttention {
     const fn = "MultiHeadAttention.forward";
     this.#live(fn);
     const o = checkOptions<MultiHeadAttentionOptions>(fn, options, FORWARD_KEYS);
-    const { E, H, Hkv, Dh, Ekv, kdim, vdim } = this.#d;
+    const { E, H, kdim, vdim } = this.#d;
     const Q = checkTensor(fn, "query", query, 2, "[B, L, E] or [L, E]");
     if (Q.shape.length > 3) throw rangeError(fn, "query.shape", "be [B, L, E] or [L, E]", fmtShape(Q.shape));
     const unbatched = Q.shape.length === 2;
@@ -239,23 +253,8 @@ export class MultiHeadAttention {
     if ((key === undefined) !== (value === undefined)) {
       throw new TypeError(`${fn}: give both key and value (cross-attention) or neither (self-attention); got ${key === undefined ? "value only" : "key only"}`);
     }
-    const cache = o.cache;
-    if (cache !== undefined && !isKVCache(cache)) throw typeError(fn, "options.cache", "a KVCache from createCache()", cache);
-    const cs = cache === undefined ? null : cacheState(cache);   // its blocks and fill level
-    if (cs) {
-      if (cs.owner !== this) throw new TypeError(`${fn}: options.cache was created by another MultiHeadAttention`);
-      if (cs.disposed) throw new TypeError(`${fn}: options.cache was disposed`);
-      if (key !== undefined) throw new TypeError(`${fn}: a cache is for self-attention decoding; omit key and value`);
-      if (B !== cs.batch) throw rangeError(fn, "query batch", `equal the cache's batch = ${cs.batch}`, B);
-      if (cs.filled + L > cs.maxLength) {
-        throw rangeError(fn, "query length", `fit in the cache: ${cs.filled} cached + ${L} new ≤ maxLength = ${cs.maxLength}`, `${cs.filled + L} positions`);
-      }
-    }
-    if (key === undefined && (kdim !== E || vdim !== E)) {
-      throw new TypeError(`${fn}: self-attention (key and value omitted${cache ? ", as with a cache" : ""}) needs kdim = vdim = embedDim = ${E}; this instance has kdim = ${kdim}, vdim = ${vdim}: give key and value`);
-    }
     let Kx: Tensor | null = null, Vx: Tensor | null = null;
-    let S = cs ? cs.filled + L : L;
+    let S = 0;
     if (key !== undefined) {
       const dims = unbatched ? "[S, kdim]" : "[B, S, kdim]";
       Kx = checkTensor(fn, "key", key, 2, dims);
@@ -269,123 +268,156 @@ export class MultiHeadAttention {
       S = Kx.shape[Kx.shape.length - 2];
       if (Vx.shape[Vx.shape.length - 2] !== S) throw rangeError(fn, `value.shape[${Vx.shape.length - 2}]`, `equal the key length S = ${S}`, Vx.shape[Vx.shape.length - 2]);
     }
-    const target = [B, H, L, S];
-    const targetDims = unbatched ? "[H, L, S]" : "[B, H, L, S]";
-    const plans: MaskPlan[] = [];
-    if (o.keyPaddingMask !== undefined) {
-      const want = unbatched ? [S] : [B, S];
-      const m = checkMask(fn, "options.keyPaddingMask", o.keyPaddingMask, want, unbatched ? "[S]" : "[B, S]", "1 = padding");
-      if (m.shape.length !== want.length || m.shape.some((d, i) => d !== want[i])) {
-        throw rangeError(fn, "options.keyPaddingMask.shape", `be ${fmtShape(want)} (${unbatched ? "[S]" : "[B, S]"})`, fmtShape(m.shape));
-      }
-      plans.push(planMask({ data: m.data, shape: [B, 1, 1, S] }, target, m.data instanceof Uint8Array ? DROP_NONZERO : ADDITIVE));
-    }
-    if (o.attnMask !== undefined) {
-      const t = unbatched ? [H, L, S] : target;
-      const m = checkMask(fn, "options.attnMask", o.attnMask, t, targetDims);
-      plans.push(planMask(m, target));
-    }
-    const causal = causalKind(checkCausal(fn, "options.causal", o.causal, cache !== undefined), cache !== undefined);
-    const needWeights = checkBool(fn, "options.needWeights", o.needWeights, false);
-    const softcap = o.softcap === undefined ? this.#scores.softcap : checkSoftcap(fn, "options.softcap", o.softcap, 1 / Math.sqrt(Dh));
-    const slopes = this.#scores.slopes;
-    const averageWeights = checkBool(fn, "options.averageWeights", o.averageWeights, true);
-
+    const p = planForward(fn, this, this.#d, this.#scores, B, L, unbatched, Kx ? "inputs" : "self", S, o);
+    S = p.S;
     const outShape = unbatched ? [L, E] : [B, L, E];
     const out = checkOut(fn, "options.out", o.out, B * L * E, outShape);
-    const wShape = averageWeights ? [B, L, S] : [B, H, L, S];
-    const rt = this.#rt;
-    const k = rt.kernels;
-    const Sx = cache ? L : S;    // rows of K/V projected in this call
-    // One query row per (batch) without masks or weights: every head in one decode_attention_f32 call.
-    const direct = L === 1 && S > 0 && plans.length === 0 && !needWeights;
-    const gemmScratch = this.#gemmScratch * (rt.pool?.threads ?? 1);
-    const attnScratch = S > 0 && L > 0 ? (direct ? 64 * (k.decode_scratch_bytes(S) + 64) : attentionBytes(rt, B * H, B * Hkv, L, S, Dh, Dh)) : 0;
+    const wShape = p.averageWeights ? [B, L, S] : [B, H, L, S];
+    const nw = p.needWeights ? B * H * L * S : 0;
     // Refuse what cannot fit before allocating anything, here or in WASM memory.
-    checkFits(fn, (Q.data.length + (Kx ? Kx.data.length + Vx!.data.length : 0) + 2 * B * L * E + 2 * B * Sx * Ekv
-      + (needWeights ? B * H * L * S * (averageWeights ? 2 : 1) : 0) + B * L * E + H) * 4 + gemmScratch + attnScratch + masksBytes(plans, B * H) + 4096,
-    "the activations, scratch and weights output");
-    const weights = needWeights ? new Float32Array(product(wShape)) : null;
+    checkFits(fn, (Q.data.length + (Kx ? Kx.data.length + Vx!.data.length : 0) + 2 * B * L * E + nw * (p.averageWeights ? 2 : 1)) * 4
+      + this.#runBytes(p), "the activations, scratch and weights output");
+    const weights = p.needWeights ? new Float32Array(product(wShape)) : null;
     const result = (): MultiHeadAttentionResult => ({
       output: { data: out, shape: outShape },
       ...(weights ? { weights: { data: weights, shape: unbatched ? wShape.slice(1) : wShape } } : {}),
     });
     if (B * L === 0) return result();
     this.#weightsReady(fn);
-    const W = this.#w;
+    const rt = this.#rt;
     return withFrame(rt, fn, (f) => {
       const px = put(rt, f, Q.data);
       const pkx = Kx ? put(rt, f, Kx.data) : px, pvx = Vx ? put(rt, f, Vx.data) : px;
-      // c[M, w.out] = a[M, w.in]·Wᵀ + bias; one row (a decode step) takes the GEMV (the same bits).
-      const proj = (c: number, a: number, w: PackedMatrix, bias: number, M: number): Gemm =>
-        ({ c, ldc: w.out, a, aRs: w.in, aCs: 1, pb: w.ptr, bias, M, K: w.in, N: w.out });
-      const bk = this.#d.bias ? W.inBias + E * 4 : 0, bv = this.#d.bias ? W.inBias + (E + Ekv) * 4 : 0;
-      // 1. projections (Q, K and V in one job, shared by the threads)
-      const pq = f.alloc(B * L * E * 4);
-      const projections = [proj(pq, px, W.q, W.inBias, B * L)];
-      // K/V of batch b, head g, row j at pk + b·kvB + (g·kvH + j·kvLd)·4 (kvB bytes, kvH and kvLd elements)
-      let pk: number, pv: number, kvB: number, kvH: number, kvLd: number;
-      if (cs) {
-        // The cache is head-major [B, Hkv, maxLength, Dh]: each head's keys (and values) are one
-        // contiguous block. The new rows are projected token-major, then scattered into it.
-        const ml = cs.maxLength;
-        pk = cs.k; pv = cs.v; kvB = Hkv * ml * Dh * 4; kvH = ml * Dh; kvLd = Dh;
-        const tk = f.alloc(2 * B * L * Ekv * 4), tv = tk + B * L * Ekv * 4;
-        projections.push(proj(tk, px, W.k, bk, B * L), proj(tv, px, W.v, bv, B * L));
-        gemms(rt, f, projections);
-        for (let b = 0; b < B; b++) {
-          const at = b * kvB + cs.filled * Dh * 4;
-          k.scatter_heads_f32(pk + at, kvH, tk + b * L * Ekv * 4, Ekv, L, Hkv, Dh);
-          k.scatter_heads_f32(pv + at, kvH, tv + b * L * Ekv * 4, Ekv, L, Hkv, Dh);
-        }
-      } else {
-        kvB = S * Ekv * 4; kvH = Dh; kvLd = Ekv;
-        pk = f.alloc(Math.max(1, B * S * Ekv) * 4);
-        pv = f.alloc(Math.max(1, B * S * Ekv) * 4);
-        if (S > 0) projections.push(proj(pk, pkx, W.k, bk, B * S), proj(pv, pvx, W.v, bv, B * S));
-        gemms(rt, f, projections);
-      }
-      // 2. attention per (batch, head), heads addressed in place
-      const pc = f.alloc(B * L * E * 4);
-      const pw = weights ? f.alloc(Math.max(1, B * H * L * S) * 4) : 0;
-      const group = H / Hkv, scale = 1 / Math.sqrt(Dh);
-      if (S === 0) {
-        rt.heap.f32(pc, B * L * E).fill(0);
-      } else if (direct) {
-        // the keys row 0 sees: all, or key 0 only (top-left; then ALiBi's bias on the one key changes nothing)
-        decode(rt, f, B, { o: pc, q: pq, k: pk, v: pv, hs: kvH, ld: kvLd, kvB }, H, group, causal === CAUSAL_TOP_LEFT ? 1 : S, Dh, scale,
-          softcap, slopes ? put(rt, f, slopes) : 0);
-      } else {
-        const pm = writeMasks(rt, f, plans, [B, H]);
-        const nm = plans.length;
-        const heads: Head[] = [];
-        for (let b = 0; b < B; b++) {
-          for (let h = 0; h < H; h++) {
-            const g = Math.floor(h / group), bh = b * H + h;
-            heads.push({
-              o: pc + (b * L * E + h * Dh) * 4, ldo: E, w: pw === 0 ? 0 : pw + bh * L * S * 4, ldw: S,
-              q: pq + (b * L * E + h * Dh) * 4, ldq: E,
-              k: pk + b * kvB + g * kvH * 4, ldk: kvLd,
-              v: pv + b * kvB + g * kvH * 4, ldv: kvLd,
-              masks: pm === 0 ? 0 : pm + bh * nm * 16, nmasks: nm, slope: slopes ? slopes[h] : 0, kv: b * Hkv + g,
-            });
-          }
-        }
-        attention(rt, f, heads, L, S, Dh, Dh, scale, causal, softcap);
-      }
-      // 3. output projection
-      gemms(rt, f, [proj(pq, pc, W.o, W.outBias, B * L)]);
-      out.set(rt.heap.f32(pq, B * L * E));
+      const po = f.alloc(B * L * E * 4);
+      const pw = weights ? f.alloc(Math.max(1, nw) * 4) : 0;
+      this.#run(f, p, px, pkx, pvx, po, pw);
+      out.set(rt.heap.f32(po, B * L * E));
       if (weights) {
-        const w = rt.heap.f32(pw, B * H * L * S);
-        if (averageWeights) averageHeads(w, weights, B, H, L * S);
+        const w = rt.heap.f32(pw, nw);
+        if (p.averageWeights) averageHeads(w, weights, B, H, L * S);
         else weights.set(w);
       }
-      if (cache) advanceCache(cache, L);
       return result();
     });
   }
+
+  /** Bytes #run allocates for plan `p` (activations, scratch, masks), for the up-front size check. */
+  #runBytes(p: ForwardPlan): number {
+    const { B, L, S } = p;
+    const { E, H, Hkv, Dh, Ekv } = this.#d;
+    const rt = this.#rt, k = rt.kernels;
+    const Sx = p.cache ? L : p.kv === "projected" ? 0 : S;    // rows of K/V projected in this call
+    const gemmScratch = this.#gemmScratch * (rt.pool?.threads ?? 1);
+    const direct = isDirect(p);
+    const attnScratch = S > 0 && L > 0 ? (direct ? 64 * (k.decode_scratch_bytes(S) + 64) : attentionBytes(rt, B * H, B * Hkv, L, S, Dh, Dh)) : 0;
+    return (2 * B * L * E + 2 * B * Sx * Ekv + H) * 4 + gemmScratch + attnScratch + masksBytes(p.masks, B * H) + 4096;
+  }
+
+  /**
+   * The forward of plan `p` on WASM blocks: query rows at px ([B·L, E]); keys/values inputs at pkx/pvx
+   * ([B·S, kdim], [B·S, vdim]; px for self-attention), or projected K/V ([B, S, Ekv] each) when p.kv is
+   * "projected". Writes the output rows [B·L, E] at po and, with needWeights, every head's weights
+   * [B, H, L, S] at pw. Appends to p's cache.
+   */
+  #run(f: Frame, p: ForwardPlan, px: number, pkx: number, pvx: number, po: number, pw: number): void {
+    const { B, L, S, causal, softcap, cache: cs } = p;
+    const { E, H, Hkv, Dh, Ekv } = this.#d;
+    const rt = this.#rt, k = rt.kernels, W = this.#w;
+    const slopes = this.#scores.slopes;
+    // c[M, w.out] = a[M, w.in]·Wᵀ + bias; one row (a decode step) takes the GEMV (the same bits).
+    const proj = (c: number, a: number, w: PackedMatrix, bias: number, M: number): Gemm =>
+      ({ c, ldc: w.out, a, aRs: w.in, aCs: 1, pb: w.ptr, bias, M, K: w.in, N: w.out });
+    const bk = this.#d.bias ? W.inBias + E * 4 : 0, bv = this.#d.bias ? W.inBias + (E + Ekv) * 4 : 0;
+    // 1. projections (Q, K and V in one job, shared by the threads)
+    const pq = f.alloc(B * L * E * 4);
+    const projections = [proj(pq, px, W.q, W.inBias, B * L)];
+    // K/V of batch b, head g, row j at pk + b·kvB + (g·kvH + j·kvLd)·4 (kvB bytes, kvH and kvLd elements)
+    let pk: number, pv: number, kvB: number, kvH: number, kvLd: number;
+    if (cs) {
+      // The cache is head-major [B, Hkv, maxLength, Dh]: each head's keys (and values) are one
+      // contiguous block. The new rows are projected token-major, then scattered into it.
+      const ml = cs.maxLength;
+      pk = cs.k; pv = cs.v; kvB = Hkv * ml * Dh * 4; kvH = ml * Dh; kvLd = Dh;
+      const tk = f.alloc(2 * B * L * Ekv * 4), tv = tk + B * L * Ekv * 4;
+      projections.push(proj(tk, px, W.k, bk, B * L), proj(tv, px, W.v, bv, B * L));
+      gemms(rt, f, projections);
+      for (let b = 0; b < B; b++) {
+        const at = b * kvB + cs.filled * Dh * 4;
+        k.scatter_heads_f32(pk + at, kvH, tk + b * L * Ekv * 4, Ekv, L, Hkv, Dh);
+        k.scatter_heads_f32(pv + at, kvH, tv + b * L * Ekv * 4, Ekv, L, Hkv, Dh);
+      }
+    } else if (p.kv === "projected") {
+      kvB = S * Ekv * 4; kvH = Dh; kvLd = Ekv;
+      pk = pkx; pv = pvx;
+      gemms(rt, f, projections);
+    } else {
+      kvB = S * Ekv * 4; kvH = Dh; kvLd = Ekv;
+      pk = f.alloc(Math.max(1, B * S * Ekv) * 4);
+      pv = f.alloc(Math.max(1, B * S * Ekv) * 4);
+      if (S > 0) projections.push(proj(pk, pkx, W.k, bk, B * S), proj(pv, pvx, W.v, bv, B * S));
+      gemms(rt, f, projections);
+    }
+    // 2. attention per (batch, head), heads addressed in place
+    const pc = f.alloc(B * L * E * 4);
+    const group = H / Hkv, scale = 1 / Math.sqrt(Dh);
+    if (S === 0) {
+      rt.heap.f32(pc, B * L * E).fill(0);
+    } else if (isDirect(p)) {
+      // the keys row 0 sees: all, or key 0 only (top-left; then ALiBi's bias on the one key changes nothing)
+      decode(rt, f, B, { o: pc, q: pq, k: pk, v: pv, hs: kvH, ld: kvLd, kvB }, H, group, causal === CAUSAL_TOP_LEFT ? 1 : S, Dh, scale,
+        softcap, slopes ? put(rt, f, slopes) : 0);
+    } else {
+      const pm = writeMasks(rt, f, p.masks, [B, H]);
+      const nm = p.masks.length;
+      const heads: Head[] = [];
+      for (let b = 0; b < B; b++) {
+        for (let h = 0; h < H; h++) {
+          const g = Math.floor(h / group), bh = b * H + h;
+          heads.push({
+            o: pc + (b * L * E + h * Dh) * 4, ldo: E, w: pw === 0 ? 0 : pw + bh * L * S * 4, ldw: S,
+            q: pq + (b * L * E + h * Dh) * 4, ldq: E,
+            k: pk + b * kvB + g * kvH * 4, ldk: kvLd,
+            v: pv + b * kvB + g * kvH * 4, ldv: kvLd,
+            masks: pm === 0 ? 0 : pm + bh * nm * 16, nmasks: nm, slope: slopes ? slopes[h] : 0, kv: b * Hkv + g,
+          });
+        }
+      }
+      attention(rt, f, heads, L, S, Dh, Dh, scale, causal, softcap);
+    }
+    // 3. output projection
+    gemms(rt, f, [proj(po, pc, W.o, W.outBias, B * L)]);
+    if (cs) advanceCache(cs, L);
+  }
+
+  /** K [M, Ekv] at pk and V [M, Ekv] at pv: the key/value projections of M rows of inputs at pkx ([M, kdim]) and pvx ([M, vdim]). */
+  #project(f: Frame, pk: number, pv: number, pkx: number, pvx: number, M: number): void {
+    const W = this.#w, E = this.#d.E, Ekv = this.#d.Ekv;
+    const bk = this.#d.bias ? W.inBias + E * 4 : 0, bv = this.#d.bias ? W.inBias + (E + Ekv) * 4 : 0;
+    if (M === 0) return;
+    gemms(this.#rt, f, [
+      { c: pk, ldc: Ekv, a: pkx, aRs: W.k.in, aCs: 1, pb: W.k.ptr, bias: bk, M, K: W.k.in, N: Ekv },
+      { c: pv, ldc: Ekv, a: pvx, aRs: W.v.in, aCs: 1, pb: W.v.ptr, bias: bv, M, K: W.v.in, N: Ekv },
+    ]);
+  }
+
+  static {
+    internals = {
+      dims: (m) => m.#d,
+      live: (m, fn) => m.#live(fn),
+      plan: (m, fn, B, L, unbatched, kv, S, o) => planForward(fn, m, m.#d, m.#scores, B, L, unbatched, kv, S, o),
+      runBytes: (m, p) => m.#runBytes(p),
+      ready: (m, fn) => m.#weightsReady(fn),
+      run: (m, f, p, px, pkx, pvx, po, pw) => m.#run(f, p, px, pkx, pvx, po, pw),
+      project: (m, f, pk, pv, pkx, pvx, M) => m.#project(f, pk, pv, pkx, pvx, M),
+    };
+  }
 }
+
+/** One query row per (batch), no masks, no weights: every head in one decode_attention_f32 call. */
+function isDirect(p: ForwardPlan): boolean {
+  return p.L === 1 && p.S > 0 && p.masks.length === 0 && !p.needWeights;
+}
+
 
 /** avg[b, :] = Σ_h w[b, h, :] / H */
 function averageHeads(w: Float32Array, avg: Float32Array, B: number, H: number, n: number): void {

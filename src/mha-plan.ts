@@ -1,0 +1,86 @@
+// A MultiHeadAttention forward, checked: every size, mask and score option of one call, worked out
+// before anything touches WASM memory. MultiHeadAttention.forward plans then runs; the Transformer
+// layers (transformer-layer.ts) plan each attention block of a layer first, so a bad mask is refused
+// before the layer computes anything.
+import { type CacheState, cacheState, isKVCache } from "./kv-cache.js";
+import { ADDITIVE, DROP_NONZERO, type MaskPlan, causalKind, planMask } from "./masks.js";
+import type { AttentionDims, ScoreConfig } from "./mha-config.js";
+import { checkSoftcap } from "./score-options.js";
+import { type Causal, type Mask, checkBool, checkCausal, checkMask, fmtShape, rangeError, typeError } from "./validate.js";
+import type { KVCache } from "./kv-cache.js";
+
+/** The options a forward's attention takes (MultiHeadAttentionOptions without `out`). */
+export interface AttentionOptions {
+  keyPaddingMask?: Mask;
+  attnMask?: Mask;
+  causal?: Causal;
+  needWeights?: boolean;
+  averageWeights?: boolean;
+  cache?: KVCache;
+  softcap?: number;
+}
+
+/** Where K and V come from: projected from the query input, from key/value inputs, or given already projected ([B, S, Ekv] each). */
+export type KVSource = "self" | "inputs" | "projected";
+
+export interface ForwardPlan {
+  readonly B: number;
+  readonly L: number;
+  /** Keys attended over (cached + new with a cache). */
+  readonly S: number;
+  readonly unbatched: boolean;
+  readonly kv: KVSource;
+  readonly cache: CacheState | null;
+  readonly masks: MaskPlan[];
+  readonly causal: number;
+  readonly needWeights: boolean;
+  readonly averageWeights: boolean;
+  readonly softcap: number;
+}
+
+/**
+ * Checks one forward of a layer with sizes `d`: the query's batch B and length L, the keys' length S
+ * (key/value inputs or projected K/V; ignored for "self"), and the options.
+ * @throws {TypeError} a non-boolean flag, masks of other data types, a non-number softcap, a foreign or disposed cache, a cache with key/value
+ * @throws {RangeError} a softcap ≤ 0 or non-finite, masks that don't fit, cache batch mismatch or overflow
+ */
+export function planForward(fn: string, owner: object, d: AttentionDims, scores: ScoreConfig, B: number, L: number, unbatched: boolean,
+  kv: KVSource, keyLength: number, o: AttentionOptions): ForwardPlan {
+  const { E, H, Dh, kdim, vdim } = d;
+  const cache = o.cache;
+  if (cache !== undefined && !isKVCache(cache)) throw typeError(fn, "options.cache", "a KVCache from createCache()", cache);
+  const cs = cache === undefined ? null : cacheState(cache);
+  if (cs) {
+    if (cs.owner !== owner) throw new TypeError(`${fn}: options.cache was created by another MultiHeadAttention`);
+    if (cs.disposed) throw new TypeError(`${fn}: options.cache was disposed`);
+    if (kv !== "self") throw new TypeError(`${fn}: a cache is for self-attention decoding; omit key and value`);
+    if (B !== cs.batch) throw rangeError(fn, "query batch", `equal the cache's batch = ${cs.batch}`, B);
+    if (cs.filled + L > cs.maxLength) {
+      throw rangeError(fn, "query length", `fit in the cache: ${cs.filled} cached + ${L} new ≤ maxLength = ${cs.maxLength}`, `${cs.filled + L} positions`);
+    }
+  }
+  if (kv === "self" && (kdim !== E || vdim !== E)) {
+    throw new TypeError(`${fn}: self-attention (key and value omitted${cs ? ", as with a cache" : ""}) needs kdim = vdim = embedDim = ${E}; this instance has kdim = ${kdim}, vdim = ${vdim}: give key and value`);
+  }
+  const S = kv !== "self" ? keyLength : cs ? cs.filled + L : L;
+  const target = [B, H, L, S];
+  const targetDims = unbatched ? "[H, L, S]" : "[B, H, L, S]";
+  const masks: MaskPlan[] = [];
+  if (o.keyPaddingMask !== undefined) {
+    const want = unbatched ? [S] : [B, S];
+    const m = checkMask(fn, "options.keyPaddingMask", o.keyPaddingMask, want, unbatched ? "[S]" : "[B, S]", "1 = padding");
+    if (m.shape.length !== want.length || m.shape.some((n, i) => n !== want[i])) {
+      throw rangeError(fn, "options.keyPaddingMask.shape", `be ${fmtShape(want)} (${unbatched ? "[S]" : "[B, S]"})`, fmtShape(m.shape));
+    }
+    masks.push(planMask({ data: m.data, shape: [B, 1, 1, S] }, target, m.data instanceof Uint8Array ? DROP_NONZERO : ADDITIVE));
+  }
+  if (o.attnMask !== undefined) {
+    const m = checkMask(fn, "options.attnMask", o.attnMask, unbatched ? [H, L, S] : target, targetDims);
+    masks.push(planMask(m, target));
+  }
+  const causal = causalKind(checkCausal(fn, "options.causal", o.causal, cs !== null), cs !== null);
+  const needWeights = checkBool(fn, "options.needWeights", o.needWeights, false);
+  const softcap = o.softcap === undefined ? scores.softcap : checkSoftcap(fn, "options.softcap", o.softcap, 1 / Math.sqrt(Dh));
+  const averageWeights = checkBool(fn, "options.averageWeights", o.averageWeights, true);
+  return { B, L, S, unbatched, kv, cache: cs, masks, causal, needWeights, averageWeights, softcap };
+}
