@@ -4,6 +4,7 @@
 //   kdim/vdim the key/value input widths.
 import { alibiSlopes, checkSlopes, checkSoftcap } from "./score-options.js";
 import { checkBool, checkInt, checkOptions, rangeError, typeError } from "./validate.js";
+import { type Window, checkWindow } from "./window.js";
 
 export interface MultiHeadAttentionConfig {
   /** E: model width; query input and output width. */
@@ -26,6 +27,8 @@ export interface MultiHeadAttentionConfig {
   alibi?: boolean;
   /** ALiBi with these slopes, one per query head [H]; instead of `alibi: true`. */
   alibiSlopes?: Float32Array;
+  /** Sliding window [left, right] of every forward (as scaledDotProductAttention's `window`); default none. */
+  window?: Window;
 }
 
 /** What the layer does to the scores inside the kernel (score-options.ts). */
@@ -34,6 +37,8 @@ export interface ScoreConfig {
   readonly softcap: number;
   /** One ALiBi slope per query head, or null: none. */
   readonly slopes: Float32Array | null;
+  /** Sliding window [left, right] (Infinity: unbounded side), or null: none. */
+  readonly window: readonly [number, number] | null;
 }
 
 /** The sizes of an attention layer, after checking. */
@@ -48,12 +53,12 @@ export interface AttentionDims {
   readonly bias: boolean;
 }
 
-const CONFIG_KEYS = ["embedDim", "numHeads", "numKVHeads", "kdim", "vdim", "bias", "seed", "softcap", "alibi", "alibiSlopes"] as const;
+const CONFIG_KEYS = ["embedDim", "numHeads", "numKVHeads", "kdim", "vdim", "bias", "seed", "softcap", "alibi", "alibiSlopes", "window"] as const;
 
 /**
  * Checks a MultiHeadAttentionConfig. `seed` is the one given, else a random 32-bit one.
- * @throws {TypeError} a non-object, non-number sizes or softcap, an unknown option, a non-boolean bias or alibi, non-Float32Array alibiSlopes, both alibi and alibiSlopes
- * @throws {RangeError} sizes < 1 or fractional, numHeads not dividing embedDim, numKVHeads not dividing numHeads, a softcap ≤ 0 or non-finite, alibiSlopes not of length numHeads or with a non-finite slope
+ * @throws {TypeError} a non-object, non-number sizes or softcap, an unknown option, a non-boolean bias or alibi, non-Float32Array alibiSlopes, both alibi and alibiSlopes, a window not an array of numbers
+ * @throws {RangeError} sizes < 1 or fractional, numHeads not dividing embedDim, numKVHeads not dividing numHeads, a softcap ≤ 0 or non-finite, alibiSlopes not of length numHeads or with a non-finite slope, a window not [left, right] of integers ≥ 0, −1 or Infinity
  */
 export function checkConfig(fn: string, config: unknown): { dims: AttentionDims; seed: number; scores: ScoreConfig } {
   if (typeof config !== "object" || config === null) throw typeError(fn, "config", "an object { embedDim, numHeads, … }", config);
@@ -76,7 +81,8 @@ export function checkConfig(fn: string, config: unknown): { dims: AttentionDims;
   const slopes = c.alibiSlopes !== undefined
     ? Float32Array.from(checkSlopes(fn, "config.alibiSlopes", c.alibiSlopes, [H], `equal numHeads = ${H} (one slope per query head)`))
     : alibi ? alibiSlopes(H) : null;
-  return { dims: { E, H, Hkv, Dh, Ekv: Hkv * Dh, kdim, vdim, bias }, seed, scores: { softcap, slopes } };
+  const window = checkWindow(fn, "config.window", c.window);
+  return { dims: { E, H, Hkv, Dh, Ekv: Hkv * Dh, kdim, vdim, bias }, seed, scores: { softcap, slopes, window } };
 }
 
 /** Whether PyTorch keeps one in_proj_weight [3E, E] for these sizes (kdim = vdim = E, no grouped K/V heads). */

@@ -6,6 +6,7 @@ import { type CacheState, cacheState, isKVCache } from "./kv-cache.js";
 import { ADDITIVE, DROP_NONZERO, type MaskPlan, causalKind, planMask } from "./masks.js";
 import type { AttentionDims, ScoreConfig } from "./mha-config.js";
 import { checkSoftcap } from "./score-options.js";
+import { type Window, checkWindow } from "./window.js";
 import { type Causal, type Mask, checkBool, checkCausal, checkMask, fmtShape, rangeError, typeError } from "./validate.js";
 import type { KVCache } from "./kv-cache.js";
 
@@ -18,6 +19,7 @@ export interface AttentionOptions {
   averageWeights?: boolean;
   cache?: KVCache;
   softcap?: number;
+  window?: Window;
 }
 
 /** Where K and V come from: projected from the query input, from key/value inputs, or given already projected ([B, S, Ekv] each). */
@@ -36,13 +38,15 @@ export interface ForwardPlan {
   readonly needWeights: boolean;
   readonly averageWeights: boolean;
   readonly softcap: number;
+  /** Sliding window [left, right] (Infinity: unbounded side), or null: none. */
+  readonly window: readonly [number, number] | null;
 }
 
 /**
  * Checks one forward of a layer with sizes `d`: the query's batch B and length L, the keys' length S
  * (key/value inputs or projected K/V; ignored for "self"), and the options.
- * @throws {TypeError} a non-boolean flag, masks of other data types, a non-number softcap, a foreign or disposed cache, a cache with key/value
- * @throws {RangeError} a softcap ≤ 0 or non-finite, masks that don't fit, cache batch mismatch or overflow
+ * @throws {TypeError} a non-boolean flag, masks of other data types, a non-number softcap, a window not an array of numbers, a foreign or disposed cache, a cache with key/value
+ * @throws {RangeError} a softcap ≤ 0 or non-finite, a window side other than an integer ≥ 0, −1 or Infinity, masks that don't fit, cache batch mismatch or overflow
  */
 export function planForward(fn: string, owner: object, d: AttentionDims, scores: ScoreConfig, B: number, L: number, unbatched: boolean,
   kv: KVSource, keyLength: number, o: AttentionOptions): ForwardPlan {
@@ -82,5 +86,6 @@ export function planForward(fn: string, owner: object, d: AttentionDims, scores:
   const needWeights = checkBool(fn, "options.needWeights", o.needWeights, false);
   const softcap = o.softcap === undefined ? scores.softcap : checkSoftcap(fn, "options.softcap", o.softcap, 1 / Math.sqrt(Dh));
   const averageWeights = checkBool(fn, "options.averageWeights", o.averageWeights, true);
-  return { B, L, S, unbatched, kv, cache: cs, masks, causal, needWeights, averageWeights, softcap };
+  const window = o.window === undefined ? scores.window : checkWindow(fn, "options.window", o.window);
+  return { B, L, S, unbatched, kv, cache: cs, masks, causal, needWeights, averageWeights, softcap, window };
 }
