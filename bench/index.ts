@@ -19,6 +19,7 @@ import {
 } from "../src/index.js";
 import { mulberry32 } from "../src/random.js";
 import { detectFeatures, runtime } from "../src/wasm.js";
+import { longCases, longTargets } from "./cases-long.js";
 import { COLD_E, COLD_H, COLD_L, COLD_TARGET_MS, type ColdStart, coldStart, fmtColdStart } from "./cold-start.js";
 import { type BenchCase, type BenchResult, type Impl, type Runner, type Target, parseArgs, refereeFailures, runBench } from "./harness.js";
 import { type MhaWeights, type Peer, type Tensor, loadPeers } from "./peers/index.js";
@@ -325,6 +326,9 @@ for (const [L, E, Hh] of mhaShapes) {
   }
 }
 
+// Long sequences (issue 18): sliding windows, bench/cases-long.ts.
+cases.push(...longCases({ quick, tensor, ours, referee, tolOurs: TOL_OURS }));
+
 // ---- run ------------------------------------------------------------------------------------------------------
 
 // After the last case (before the tables are printed and the files written): free the peers, time the
@@ -413,6 +417,7 @@ function summary(rs: BenchResult[], c: ColdStart | null): Target[] {
     const p = r.extra?.["peak MiB beyond inputs+output"];
     if (typeof p === "number") row(`${r.name}: < 64 MiB beyond inputs and output`, `${p} MiB`, p < 64);
   }
+  out.push(...longTargets(rs));
   if (c) {
     row(`cold start, import → init → new MultiHeadAttention (E=${COLD_E}, H=${COLD_H}) → loadWeights → first forward (L=${COLD_L}) ≤ ${COLD_TARGET_MS} ms`, fmtColdStart(c), c.ms <= COLD_TARGET_MS);
     row(".wasm sizes", Object.entries(c.sizes).map(([f, n]) => `${f} ${(n / 1024).toFixed(1)} KB`).join(", "), undefined);

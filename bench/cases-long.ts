@@ -1,0 +1,101 @@
+// Long sequences (issue 18): sliding-window attention, whose time grows linearly in L.
+//   suite "window": scaledDotProductAttention B=1 H=8 D=64, causal with window [256, -1] (Mistral's: each
+//   query sees itself and the 256 keys before it) at L = S = 4096, 16384, 65536 (charted against L).
+//   Ours only: a peer would need the window as a dense [L, S] mask and the full L×S score matrix
+//   (16384² · 8 heads · 4 B = 8 GiB of scores at 16k), which the long-context suite avoids for the same
+//   reason. At L = 16384 the same rounds also time ours dense causal (the ≥ 20× target's baseline,
+//   checked against its own float64 reference). At 65536 the peak WASM memory beyond inputs and output
+//   is recorded (O(L·D): the packed K and V of one head, one row block's working set).
+// Targets (summary() in bench/index.ts calls longTargets): time linear in L (±15 % of 4× per 4× L),
+// window 256 at 16384 ≥ 20× faster than dense causal.
+import { type BuildName, scaledDotProductAttention } from "../src/index.js";
+import { runtime } from "../src/wasm.js";
+import type { BenchCase, BenchResult, Impl, Runner, Target } from "./harness.js";
+import type { Tensor } from "./peers/index.js";
+import { referenceSdpa } from "./reference.js";
+
+export interface LongContext {
+  quick: boolean;
+  tensor: (shape: number[], seed: number) => Tensor;
+  /** Ours in each build (bench/index.ts's ours()). */
+  ours: (setup: (build: BuildName) => Runner | Promise<Runner>) => Impl[];
+  /** The referee of a case (float64 reference, tolerances by impl name). */
+  referee: (reference: BenchCase["reference"]) => Pick<BenchCase, "reference" | "tolerance" | "tolerances">;
+  /** Ours' tolerance against float64. */
+  tolOurs: number;
+}
+
+const H = 8, D = 64, WINDOW = 256;
+export const DENSE_IMPL = "wasm-attention dense causal";
+const windowName = (L: number) => `sdpa f32 B=1 H=${H} L=${L} S=${L} D=${D} causal window ${WINDOW}`;
+
+export function longCases(c: LongContext): BenchCase[] {
+  const cases: BenchCase[] = [];
+  const Ls = c.quick ? [1024, 2048, 4096] : [4096, 16384, 65536];
+  const denseAt = c.quick ? 2048 : 16384;
+  const window: [number, number] = [WINDOW, -1];
+  for (const L of Ls) {
+    const q = c.tensor([1, H, L, D], 31), k = c.tensor([1, H, L, D], 32), v = c.tensor([1, H, L, D], 33);
+    const opts = { causal: true, window };
+    let peakMiB = 0;
+    const impls = c.ours(() => () => scaledDotProductAttention(q, k, v, opts).output.data);
+    if (L === Ls[Ls.length - 1]) {
+      // the longest: one build, with the peak memory beyond inputs and output
+      impls.splice(0, impls.length, ...c.ours(() => () => {
+        const heap = runtime("bench").heap;
+        heap.resetPeak();
+        const base = heap.bytesInUse;
+        const out = scaledDotProductAttention(q, k, v, opts).output.data;
+        peakMiB = Math.max(peakMiB, (heap.peakBytesInUse - base - 4 * H * L * D * 4) / 2 ** 20);
+        return out;
+      }).slice(0, 1));
+    }
+    if (L === denseAt) {
+      const dense = c.ours(() => () => scaledDotProductAttention(q, k, v, { causal: true }).output.data)[0];
+      impls.push({ ...dense, name: DENSE_IMPL, reference: () => referenceSdpa(q, k, v, { causal: true }) });
+    }
+    const r = c.referee(() => referenceSdpa(q, k, v, { causal: true, window }));
+    cases.push({
+      suite: "window", name: windowName(L), x: L, series: `causal window ${WINDOW}`,
+      // the scores and P·V the window keeps (each query: min(i + 1, 257) keys)
+      flops: 2 * H * keptPairs(L, WINDOW) * (D + D),
+      ...r, tolerances: { ...r.tolerances, [DENSE_IMPL]: c.tolOurs },
+      impls,
+      ...(L === Ls[Ls.length - 1] ? { extra: () => ({ "peak MiB beyond inputs+output": Number(peakMiB.toFixed(1)) }) } : {}),
+    });
+  }
+  return cases;
+}
+
+/** Query/key pairs a causal window [w, 0] keeps over L = S. */
+function keptPairs(L: number, w: number): number {
+  let n = 0;
+  for (let i = 0; i < L; i++) n += Math.min(i + 1, w + 1);
+  return n;
+}
+
+/** The issue's targets for this run's "window" cases. */
+export function longTargets(rs: BenchResult[]): Target[] {
+  const med = (r: BenchResult | undefined, impl: string) => r?.impls.find((i) => i.name === impl && i.status === "ok")?.stats?.medianMs;
+  const out: Target[] = [];
+  const win = rs.filter((r) => r.suite === "window").sort((a, b) => (a.x ?? 0) - (b.x ?? 0));
+  for (let n = 1; n < win.length; n++) {
+    const a = win[n - 1], b = win[n];
+    const ta = med(a, "wasm-attention"), tb = med(b, "wasm-attention");
+    if (ta === undefined || tb === undefined || !a.x || !b.x) continue;
+    const want = b.x / a.x, got = tb / ta;
+    out.push({
+      target: `window ${WINDOW}: time linear in L, L = ${a.x} → ${b.x} takes ${want}× (±15 %)`,
+      measured: `${got.toFixed(2)}× (${ta.toFixed(1)} → ${tb.toFixed(1)} ms; separate cases)`, met: Math.abs(got / want - 1) <= 0.15,
+    });
+  }
+  for (const r of win) {
+    const w = med(r, "wasm-attention"), d = med(r, DENSE_IMPL);
+    if (w !== undefined && d !== undefined) {
+      out.push({ target: `${r.name}: ≥ 20× faster than dense causal (interleaved)`, measured: `${(d / w).toFixed(1)}× (${w.toFixed(1)} vs ${d.toFixed(1)} ms)`, met: d / w >= 20 });
+    }
+    const p = r.extra?.["peak MiB beyond inputs+output"];
+    if (typeof p === "number") out.push({ target: `${r.name}: memory O(L·D): peak beyond inputs and output reported`, measured: `${p} MiB`, met: undefined });
+  }
+  return out;
+}
