@@ -17,6 +17,9 @@
 //   as does a window wider than the keys. It intersects the causal mask and the masks; key tiles
 //   wholly outside a row block's window are not visited (time ∝ L·(left + right + BM)): a windowed
 //   block's first tile starts at its first visible key (rounded down to NR), not at key 0.
+//   kind 4 | b << 4: a block-sparse layout (sparse.ts): u8 per b×b block (row stride: per block row,
+//   column stride: per block column), 0 drops the block; row blocks visit only the key tiles holding
+//   one of their kept blocks.
 //   A row with nothing to attend to gives zeros in O and W.
 //   softcap c > 0 (0: none; Gemma 2's logit soft-capping): each scaled score s becomes c·tanh(s/c),
 //   before the bias and masks. slope m ≠ 0 (0: none; ALiBi): the score of query row i and key j gets
@@ -45,13 +48,15 @@
 //   per step). These loops keep accumulators + loaded vectors + splats ≤ 14 of V8's 15 usable xmm
 //   registers: V8 schedules a loop body's loads before their arithmetic, and a loop over budget
 //   spills an accumulator to the stack every iteration.
-//   Scratch: attention_scratch_bytes(L, S, E, Ev) bytes, 16-aligned.
+//   Scratch: attention_scratch_bytes(L, S, E, Ev) bytes, 16-aligned (with a block layout among the masks
+//   and L > DIRECT_L: attention_packed_bytes + attention_sparse_scratch_bytes).
 // src/ guarantees L, S, E ≥ 1, Ev ≥ 0, every range inside memory, outputs not overlapping inputs.
 import { MR, NR, PA, KC, pack_a, pack_b, tile, vmadd } from "./gemm";
 import { row_max, exp_sub_sum, scale_row, all_neg_inf } from "./softmax";
 import { expf_p5 } from "./simd/exp";
 import { vtanh, tanhf } from "./simd/tanh";
 import { hsum } from "./simd/reduce";
+import { MASK_BLOCKS, apply_blocks, sparse_block, sparse_find, sparse_max_tiles, sparse_next_tile } from "./sparse";
 
 // @ts-ignore: decorator
 @inline const BM: i32 = MR * 8;    // query rows per block (8 micro-tile rows: 40, or 48 with relaxed SIMD)
@@ -95,9 +100,18 @@ export function attention_packed_bytes(S: i32, E: i32, Ev: i32): f64 {
 
 /** Scratch bytes of one attention_rows_f32 call: one row block's working set. */
 export function attention_block_scratch_bytes(S: i32, E: i32, Ev: i32): f64 {
+  return block_scratch_bytes(S, E, Ev, (S + BN - 1) / BN);
+}
+
+/** attention_block_scratch_bytes with a block-sparse layout of block size b among the masks (more tiles per row block). */
+export function attention_sparse_scratch_bytes(S: i32, E: i32, Ev: i32, b: i32): f64 {
+  return block_scratch_bytes(S, E, Ev, sparse_max_tiles(S, b));
+}
+
+function block_scratch_bytes(S: i32, E: i32, Ev: i32, ntiles: i32): f64 {
   const bs = min<i32>(BN, round_up(S, NR));
   const floats = <f64>(BM * bs) + <f64>(BP * PA * bs) + <f64>(BP * PA) * <f64>E + <f64>(BM * 2)
-    + <f64>BM * <f64>((S + BN - 1) / BN) + <f64>(MR * NR) + <f64>BM * <f64>Ev;
+    + <f64>BM * <f64>ntiles + <f64>(MR * NR) + <f64>BM * <f64>Ev;
   return floats * 4 + 8 * 64;
 }
 
@@ -173,7 +187,8 @@ export function attention_rows_f32(
   assert((scratch & 15) == 0 && (pk & 15) == 0, "attention_rows_f32: scratch and pk must be 16-byte aligned");
   const sp = round_up(S, NR);
   const bs = min<i32>(BN, sp);                                         // scores tile row stride
-  const ntiles = (S + BN - 1) / BN;
+  const sd = sparse_find(masks, nmasks);                               // block-sparse layout, or 0
+  const ntiles = sd != 0 ? sparse_max_tiles(S, sparse_block(sd)) : (S + BN - 1) / BN;
   const pv = align16(pk + <usize>sp * <usize>E * 4);                   // [Ev/NR][S][NR]
   const sc = scratch;                                                  // [BM][bs] scores tile
   const pq = align16(sc + <usize>(BM * bs) * 4);                       // [BP][E][PA] packed Q rows
@@ -201,11 +216,15 @@ export function attention_rows_f32(
     const jend = min<i32>(causal != 0 ? min<i32>(S, max<i32>(0, i0 + bm + shift)) : S, max<i32>(0, i0 + bm + whi));
     const tstart = max<i32>(0, i0 + wlo) / NR * NR;
     const orow0 = o + <usize>(i0 * ldo) * 4;
-    if (jend <= tstart) {
+    // The first tile: [tstart, tstart + BN), or with a layout the first holding a kept block.
+    const first = next_tile(sd, i0, bm, tstart, jend);
+    let t0 = <i32>(first >> 32), tend = <i32>first;
+    if (jend <= t0) {
       zero_rows(o, ldo, i0, bm, Ev);
       if (w != 0) zero_rows(w, ldw, i0, bm, S);
       continue;
     }
+    if (w != 0 && sd != 0) zero_rows(w, ldw, i0, bm, S);   // the tiles write W's kept parts
     for (let m0 = 0; m0 < bm; m0 += MR) {
       pack_a(pq + <usize>(m0 / MR * PA * E) * 4, q + <usize>((i0 + m0) * ldq) * 4, ldq, 1, min<i32>(MR, bm - m0), E);
     }
@@ -213,9 +232,9 @@ export function attention_rows_f32(
       store<f32>(rm + (<usize>r << 2), -Infinity);
       store<f32>(rl + (<usize>r << 2), 0);
     }
-    for (let t0 = tstart; t0 < jend; t0 += BN) {
-      const bn = min<i32>(BN, jend - t0);
-      const more = t0 > tstart;   // O rows hold earlier tiles' sums
+    for (let nt = 0; t0 < jend; nt++) {
+      const bn = tend - t0;
+      const more = nt > 0;   // O rows hold earlier tiles' sums
       // a. scores tile = Q_blk · Kᵀ[:, t0:t0+bn]: each Kᵀ panel (E·NR floats) stays in L1 while
       //    every row panel passes over it.
       for (let j = 0; j < bn; j += NR) {
@@ -238,7 +257,7 @@ export function attention_rows_f32(
         if (w != 0) {
           const wrow = w + <usize>(i * ldw + t0) * 4;
           memory.copy(wrow, row, <usize>bn << 2);
-          store<f32>(tm + <usize>(r * ntiles + (t0 - tstart) / BN) * 4, load<f32>(rm + (<usize>r << 2)));
+          store<f32>(tm + <usize>(r * ntiles + nt) * 4, load<f32>(rm + (<usize>r << 2)));
         }
       }
       // c. O_blk (+)= E_tile · V[t0:t0+bn, :]. The GEMM multiplies whole tiles, masked keys too
@@ -262,6 +281,8 @@ export function attention_rows_f32(
           pv_row_exact(orow, more ? ob + <usize>(r * Ev) * 4 : 0, sc + <usize>(r * bs) * 4, v + <usize>(t0 * ldv) * 4, ldv, bn, Ev);
         }
       }
+      const tt = next_tile(sd, i0, bm, tend, jend);
+      t0 = <i32>(tt >> 32); tend = <i32>tt;
     }
     // 3. O rows × 1/l; W rows: each tile's e × exp(m_tile − m)/l, zeros past jend
     for (let r = 0; r < bm; r++) {
@@ -272,16 +293,31 @@ export function attention_rows_f32(
         const wrow = w + <usize>((i0 + r) * ldw) * 4;
         const m = load<f32>(rm + (<usize>r << 2));
         if (tstart > 0) memory.fill(wrow, 0, <usize>tstart << 2);
-        for (let t0 = tstart; t0 < jend; t0 += BN) {
-          const mt = load<f32>(tm + <usize>(r * ntiles + (t0 - tstart) / BN) * 4);
+        // the same tiles again (their maxima in visiting order)
+        let u0 = <i32>(first >> 32), uend = <i32>first;
+        for (let nt = 0; u0 < jend; nt++) {
+          const mt = load<f32>(tm + <usize>(r * ntiles + nt) * 4);
           // A tile before the row's first visible key holds zeros (its mt is −Infinity): keep them.
           const f: f32 = rinv == 0 || mt == -Infinity ? rinv : (mt == m ? rinv : expf_p5((mt - m) * escale) * rinv);
-          scale_row(wrow + (<usize>t0 << 2), min<i32>(BN, jend - t0), f);
+          scale_row(wrow + (<usize>u0 << 2), uend - u0, f);
+          const tt = next_tile(sd, i0, bm, uend, jend);
+          u0 = <i32>(tt >> 32); uend = <i32>tt;
         }
         if (jend < S) memory.fill(wrow + (<usize>jend << 2), 0, <usize>(S - jend) << 2);
       }
     }
   }
+}
+
+/**
+ * The key tile after `from` (a multiple of NR) for query rows [i0, i0 + bm): (start << 32) | end. Without
+ * a layout (sd = 0) [from, min(from + BN, jend)); with one, sparse_next_tile's (start = jend: none left).
+ */
+// @ts-ignore: decorator
+@inline function next_tile(sd: usize, i0: i32, bm: i32, from: i32, jend: i32): i64 {
+  if (from >= jend) return (<i64>jend << 32) | <i64>jend;
+  if (sd != 0) return sparse_next_tile(sd, i0, bm, from, jend);
+  return (<i64>from << 32) | <i64>min<i32>(from + BN, jend);
 }
 
 /**
@@ -362,7 +398,8 @@ function score_row(row: usize, n: i32, i: i32, j0: i32, masks: usize, nmasks: i3
   if (slope != 0) alibi_row(row, n, pos - j0, -slope);
   for (let m = 0; m < nmasks; m++) {
     const d = masks + <usize>(m << 4);
-    apply_mask(row, n, load<i32>(d), load<u32>(d, 4), load<i32>(d, 8), load<i32>(d, 12), i, j0);
+    if ((load<i32>(d) & 15) == MASK_BLOCKS) apply_blocks(row, n, d, i, j0);
+    else apply_mask(row, n, load<i32>(d), load<u32>(d, 4), load<i32>(d, 8), load<i32>(d, 12), i, j0);
   }
 }
 

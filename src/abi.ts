@@ -22,6 +22,7 @@ export interface Kernels {
   attention_packed_bytes(S: number, E: number, Ev: number): number;
   attention_block_scratch_bytes(S: number, E: number, Ev: number): number;
   attention_block_rows(): number;
+  attention_sparse_scratch_bytes(S: number, E: number, Ev: number, b: number): number;
   attention_direct_rows(): number;
   attention_pack_f32(pk: number, k: number, ldk: number, v: number, ldv: number, S: number, E: number, Ev: number): void;
   attention_rows_f32(o: number, ldo: number, w: number, ldw: number, q: number, ldq: number, pk: number, v: number, ldv: number,
@@ -48,4 +49,5 @@ export const KERNEL_NAMES: readonly (keyof Kernels)[] = [
   "attention_scratch_bytes", "attention_f32", "gemm_tile_rows", "attention_packed_bytes", "attention_block_scratch_bytes",
   "attention_block_rows", "attention_direct_rows", "attention_pack_f32", "attention_rows_f32", "gemv_packed_f32", "decode_scratch_bytes", "decode_attention_f32", "scatter_heads_f32",
   "gemm_packed_act_f32", "activation_f32", "erf_f32", "layer_norm_f32",
+  "attention_sparse_scratch_bytes",
 ];

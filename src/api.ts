@@ -10,6 +10,8 @@ export { layerNorm, type LayerNormOptions } from "./layernorm.js";
 export { linear, type LinearOptions } from "./linear.js";
 export { scaledDotProductAttention } from "./sdpa.js";
 export type { SdpaOptions, SdpaResult } from "./sdpa.js";
+export type { AttentionWindow } from "./window.js";
+export { sparseLayout, type BlockSparse, type SparseLayoutOptions } from "./sparse-layout.js";
 export type { Tensor, Mask } from "./validate.js";
 export { attentionHeatmap, type ColormapName, type HeatmapOptions } from "./heatmap.js";
 export { MultiHeadAttention } from "./mha.js";

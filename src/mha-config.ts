@@ -4,7 +4,7 @@
 //   kdim/vdim the key/value input widths.
 import { alibiSlopes, checkSlopes, checkSoftcap } from "./score-options.js";
 import { checkBool, checkInt, checkOptions, rangeError, typeError } from "./validate.js";
-import { type Window, checkWindow } from "./window.js";
+import { type AttentionWindow, checkWindow } from "./window.js";
 
 export interface MultiHeadAttentionConfig {
   /** E: model width; query input and output width. */
@@ -28,7 +28,7 @@ export interface MultiHeadAttentionConfig {
   /** ALiBi with these slopes, one per query head [H]; instead of `alibi: true`. */
   alibiSlopes?: Float32Array;
   /** Sliding window [left, right] of every forward (as scaledDotProductAttention's `window`); default none. */
-  window?: Window;
+  window?: AttentionWindow;
 }
 
 /** What the layer does to the scores inside the kernel (score-options.ts). */

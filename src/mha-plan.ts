@@ -6,7 +6,7 @@ import { type CacheState, cacheState, isKVCache } from "./kv-cache.js";
 import { ADDITIVE, DROP_NONZERO, type MaskPlan, causalKind, planMask } from "./masks.js";
 import type { AttentionDims, ScoreConfig } from "./mha-config.js";
 import { checkSoftcap } from "./score-options.js";
-import { type Window, checkWindow } from "./window.js";
+import { type AttentionWindow, checkWindow } from "./window.js";
 import { type Causal, type Mask, checkBool, checkCausal, checkMask, fmtShape, rangeError, typeError } from "./validate.js";
 import type { KVCache } from "./kv-cache.js";
 
@@ -19,7 +19,7 @@ export interface AttentionOptions {
   averageWeights?: boolean;
   cache?: KVCache;
   softcap?: number;
-  window?: Window;
+  window?: AttentionWindow;
 }
 
 /** Where K and V come from: projected from the query input, from key/value inputs, or given already projected ([B, S, Ekv] each). */

@@ -30,7 +30,7 @@ import {
   type Causal, type Mask, type Tensor, checkInt, checkOptions, checkOut, checkTensor, fmtShape, product, rangeError, typeError,
 } from "./validate.js";
 import { type Runtime, runtime } from "./wasm.js";
-import { type Window, kernelWindow } from "./window.js";
+import { type AttentionWindow, kernelWindow } from "./window.js";
 
 export type { MultiHeadAttentionConfig } from "./mha-config.js";
 export type { MultiHeadAttentionWeights } from "./mha-weights.js";
@@ -57,7 +57,7 @@ export interface MultiHeadAttentionOptions {
   /** Logit soft-capping for this call (scores s → softcap·tanh(s/softcap)); default the config's. */
   softcap?: number;
   /** Sliding window [left, right] for this call, as scaledDotProductAttention's (bottom-right aligned: with a cache, new token i at position cache.length + i sees positions p − left … p + right); default the config's. */
-  window?: Window;
+  window?: AttentionWindow;
 }
 
 export interface MultiHeadAttentionResult {

@@ -148,13 +148,14 @@ export interface Head {
 }
 
 /** Bytes attention() will allocate for these heads (for the up-front size check). */
-export function attentionBytes(rt: Runtime, heads: number, kvs: number, L: number, S: number, E: number, Ev: number): number {
+export function attentionBytes(rt: Runtime, heads: number, kvs: number, L: number, S: number, E: number, Ev: number, sparseBlock = 0): number {
   const k = rt.kernels;
   const work = 2 * heads * L * S * (E + Ev);
   const T = threadsFor(rt, work);
   if (L <= k.attention_direct_rows()) return T * (k.attention_scratch_bytes(L, S, E, Ev) + 64);
   const packed = align64(k.attention_packed_bytes(S, E, Ev));
-  return (T > 1 ? kvs : 1) * packed + T * (align64(k.attention_block_scratch_bytes(S, E, Ev)) + 64) + 8 * 64;
+  const block = sparseBlock > 0 ? k.attention_sparse_scratch_bytes(S, E, Ev, sparseBlock) : k.attention_block_scratch_bytes(S, E, Ev);
+  return (T > 1 ? kvs : 1) * packed + T * (align64(block) + 64) + 8 * 64;
 }
 
 /**
@@ -173,10 +174,11 @@ function rowKeys(S: number, causal: number, win: KernelWindow): number {
 
 /**
  * softmax(cap(Q·Kᵀ·scale) + ALiBi bias + masks)·V for every head, shared by the threads (whole row
- * blocks per task); softcap 0: none, a head's slope 0: no bias; win: a sliding window (NO_WINDOW: none).
+ * blocks per task); softcap 0: none, a head's slope 0: no bias; win: a sliding window (NO_WINDOW: none);
+ * sparseBlock: the block size of a block-sparse layout among the heads' masks (0: none; sizes the scratch).
  */
 export function attention(rt: Runtime, f: Frame, heads: Head[], L: number, S: number, E: number, Ev: number, scale: number, causal: number,
-  softcap = 0, win: KernelWindow = NO_WINDOW): void {
+  softcap = 0, win: KernelWindow = NO_WINDOW, sparseBlock = 0): void {
   const k = rt.kernels;
   const [wl, wr] = win;
   const work = 2 * heads.length * L * rowKeys(S, causal, win) * (E + Ev);
@@ -186,7 +188,7 @@ export function attention(rt: Runtime, f: Frame, heads: Head[], L: number, S: nu
     runJob(rt, f, "attention_f32", tasks, work, 12, k.attention_scratch_bytes(L, S, E, Ev));
     return;
   }
-  if (causal === 2 && L < S && wl === 0 && wr === 0) {
+  if (causal === 2 && L < S && wl === 0 && wr === 0 && sparseBlock === 0) {
     // Top-left with L < S: no row sees a key j ≥ L, so attend over the first L keys (the same blocks,
     // tiles and bits) and never pack the rest; the weights' columns [L, S) are zeros.
     attention(rt, f, heads, L, L, E, Ev, scale, causal, softcap);
@@ -194,7 +196,8 @@ export function attention(rt: Runtime, f: Frame, heads: Head[], L: number, S: nu
     return;
   }
   const T = threadsFor(rt, work);
-  const packedBytes = k.attention_packed_bytes(S, E, Ev), blockBytes = k.attention_block_scratch_bytes(S, E, Ev);
+  const packedBytes = k.attention_packed_bytes(S, E, Ev);
+  const blockBytes = sparseBlock > 0 ? k.attention_sparse_scratch_bytes(S, E, Ev, sparseBlock) : k.attention_block_scratch_bytes(S, E, Ev);
   const BM = k.attention_block_rows();
   const rowTasks = (h: Head, pk: number, r0: number, r1: number): number[] =>
     [h.o, h.ldo, h.w, h.ldw, h.q, h.ldq, pk, h.v, h.ldv, h.masks, h.nmasks, 0, L, S, E, Ev, scale, causal, softcap, h.slope, r0, r1, wl, wr];

@@ -5,7 +5,8 @@ import { checkFits, put, withFrame } from "./call.js";
 import { type MaskPlan, causalKind, masksBytes, planMask, writeMasks } from "./masks.js";
 import { type Head, attention, attentionBytes } from "./parallel.js";
 import { checkSlopes, checkSoftcap } from "./score-options.js";
-import { type Window, checkWindow, kernelWindow } from "./window.js";
+import { type BlockSparse, checkBlockSparse } from "./sparse-layout.js";
+import { type AttentionWindow, checkWindow, kernelWindow } from "./window.js";
 import {
   type Causal, type Mask, type Tensor, checkBool, checkCausal, checkFinite, checkMask, checkOptions, checkOut, checkTensor, fmtShape, product, rangeError, typeError,
 } from "./validate.js";
@@ -46,7 +47,14 @@ export interface SdpaOptions {
    * window: [w, -1]` is Mistral's sliding window). Only the key tiles a window reaches are computed:
    * time ∝ L·(left + right + 1). Default: none.
    */
-  window?: Window;
+  window?: AttentionWindow;
+  /**
+   * Block-sparse attention: { blockSize: b, layout: { data: Uint8Array, shape: [..., ⌈L/b⌉, ⌈S/b⌉] } }
+   * (leading dims broadcast over the batch); 1 = compute the b×b block, 0 = skip it entirely (its keys
+   * are not visited). Combines with every mask inside the kept blocks. sparseLayout() builds the common
+   * layouts. Default none.
+   */
+  blockSparse?: BlockSparse;
   /** Also return the attention weights [...batch, L, S]. */
   returnWeights?: boolean;
   /** Write the output into this Float32Array (the output's element count) instead of a new one; it may be an input's data. */
@@ -58,14 +66,14 @@ export interface SdpaResult {
   weights?: Tensor;
 }
 
-const KEYS = ["mask", "causal", "scale", "returnWeights", "out", "softcap", "alibiSlopes", "window"] as const;
+const KEYS = ["mask", "causal", "scale", "returnWeights", "out", "softcap", "alibiSlopes", "window", "blockSparse"] as const;
 
 /**
  * Scaled dot-product attention, f32: softmax(Q·Kᵀ·scale + mask)·V, optionally soft-capped and with ALiBi biases.
  * Masks combine (a score is kept only if every mask keeps it); a query row with nothing to attend to
  * gives zeros in output and weights.
- * @throws {TypeError} a non-tensor or non-Float32Array data or out, a mask of other data types, a non-boolean flag, a causal other than a boolean, "top-left" or "bottom-right", a non-number scale or softcap, non-Float32Array alibiSlopes, a window not an array of numbers, an unknown option
- * @throws {RangeError} data length ≠ shape product, out of another length, rank < 2, E/S/batch mismatch between query, key and value, a mask that does not broadcast, a non-finite scale, a softcap ≤ 0 or non-finite, alibiSlopes of another length or with a non-finite slope, a window not of length 2 or with a side other than an integer ≥ 0, −1 or Infinity, too large for WASM memory
+ * @throws {TypeError} a non-tensor or non-Float32Array data or out, a mask of other data types, a non-boolean flag, a causal other than a boolean, "top-left" or "bottom-right", a non-number scale or softcap, non-Float32Array alibiSlopes, a window not an array of numbers, a blockSparse not { blockSize, layout } with Uint8Array layout data, an unknown option
+ * @throws {RangeError} data length ≠ shape product, out of another length, rank < 2, E/S/batch mismatch between query, key and value, a mask that does not broadcast, a non-finite scale, a softcap ≤ 0 or non-finite, alibiSlopes of another length or with a non-finite slope, a window not of length 2 or with a side other than an integer ≥ 0, −1 or Infinity, a blockSize < 1 or fractional, a layout whose shape is not [..., ⌈L/b⌉, ⌈S/b⌉] broadcastable to the batch, too large for WASM memory
  */
 export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, options?: SdpaOptions): SdpaResult {
   const fn = "scaledDotProductAttention";
@@ -93,6 +101,7 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
   const scale = checkFinite(fn, "options.scale", o.scale, E > 0 ? 1 / Math.sqrt(E) : 1);
   const softcap = checkSoftcap(fn, "options.softcap", o.softcap, scale);
   const win = kernelWindow(checkWindow(fn, "options.window", o.window), L, S);
+  const sparse = checkBlockSparse(fn, "options.blockSparse", o.blockSparse, batch, L, S);
   const nb = product(batch);
   const H = batch.length > 0 ? batch[batch.length - 1] : 1;
   const slopes = o.alibiSlopes === undefined ? null : checkSlopes(fn, "options.alibiSlopes", o.alibiSlopes, [1, H, nb],
@@ -106,8 +115,10 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
   const work = nb * L > 0 && S > 0 && (outLen > 0 || wLen > 0);
   const rt = work ? runtime(fn) : null;
   const plans: MaskPlan[] = mask ? [planMask(mask, target)] : [];
+  if (sparse) plans.push(sparse.plan);
+  const sparseBlock = sparse ? sparse.blockSize : 0;
   const Eq = Math.max(E, 1);   // E = 0: scores are all 0; run with E = 1 over zeros
-  const scratch = rt ? attentionBytes(rt, nb, nb, L, S, Eq, Ev) : 0;
+  const scratch = rt ? attentionBytes(rt, nb, nb, L, S, Eq, Ev, sparseBlock) : 0;
   // Refuse what cannot fit before allocating anything, here or in WASM memory.
   checkFits(fn, (Q.data.length + K.data.length + V.data.length + outLen + wLen + (E === 0 ? L + S : 0)) * 4
     + scratch + masksBytes(plans, nb) + 1024, "query, key, value, the result and scratch");
@@ -139,7 +150,7 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
         masks: pm === 0 ? 0 : pm + i * nm * 16, nmasks: nm, slope: slopeOf(i), kv: i,
       });
     }
-    attention(rt, f, heads, L, S, Eq, Ev, scale, causal, softcap, win);
+    attention(rt, f, heads, L, S, Eq, Ev, scale, causal, softcap, win, sparseBlock);
     if (output.length) output.set(rt.heap.f32(po, output.length));
     if (weights) weights.set(rt.heap.f32(pw, weights.length));
     return result();

@@ -7,7 +7,7 @@ import { type KernelWindow, NO_WINDOW } from "./parallel.js";
 import { rangeError, typeError } from "./validate.js";
 
 /** A sliding window [left, right]: keys at most `left` before and `right` after the query's (bottom-right aligned) position; −1 or Infinity: unbounded. */
-export type Window = readonly [left: number, right: number];
+export type AttentionWindow = readonly [left: number, right: number];
 
 /** Checks a window option; returns it with unbounded sides as Infinity, or null when absent. */
 export function checkWindow(fn: string, arg: string, v: unknown): readonly [number, number] | null {

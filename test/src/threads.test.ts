@@ -55,6 +55,10 @@ function workload(seed: number): Float32Array[] {
   out.push(res.output.data, res.weights!.data);
   out.push(scaledDotProductAttention(q, k, v, { window: [7, 30], mask }).output.data);
   out.push(scaledDotProductAttention(tensor(r, [4, 2, 24]), tensor(r, [4, S, 24]), tensor(r, [4, S, 8]), { window: [60, 0] }).output.data);
+  // a block-sparse layout (tiles from runs of kept blocks), per batch
+  const b = 16, R = Math.ceil(L / b), C = Math.ceil(S / b);
+  res = scaledDotProductAttention(q, k, v, { returnWeights: true, blockSparse: { blockSize: b, layout: { data: randBytes(r, 2 * R * C, 0.3), shape: [2, R, C] } } });
+  out.push(res.output.data, res.weights!.data);
   // matmul: folded, broadcast batches, transposes, one row, K across KC
   out.push(matmul(tensor(r, [3, 2 * MR + 1, KC + 3]), tensor(r, [KC + 3, 19])).data);
   out.push(matmul(tensor(r, [2, 1, 9, 13]), tensor(r, [3, 13, 21]), { transposeA: false }).data);
