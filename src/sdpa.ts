@@ -5,6 +5,7 @@ import { checkFits, put, withFrame } from "./call.js";
 import { type MaskPlan, causalKind, masksBytes, planMask, writeMasks } from "./masks.js";
 import { type Head, attention, attentionBytes } from "./parallel.js";
 import { checkSlopes, checkSoftcap } from "./score-options.js";
+import { projectKeys } from "./linformer.js";
 import { type BlockSparse, checkBlockSparse } from "./sparse-layout.js";
 import { type AttentionWindow, checkWindow, kernelWindow } from "./window.js";
 import {
@@ -55,6 +56,14 @@ export interface SdpaOptions {
    * layouts. Default none.
    */
   blockSparse?: BlockSparse;
+  /**
+   * Linformer: E [k, S]. Attention runs over E·K ([...batch, k, E]) instead of K: O(L·k) scores
+   * instead of O(L·S); weights are then [...batch, L, k]. Not with mask, causal, window, blockSparse
+   * or alibiSlopes (they address single keys; a TypeError). Default none.
+   */
+  keyProjection?: Tensor;
+  /** Linformer: F [k, S], for the values (F·V); default keyProjection (shared). Needs keyProjection. */
+  valueProjection?: Tensor;
   /** Also return the attention weights [...batch, L, S]. */
   returnWeights?: boolean;
   /** Write the output into this Float32Array (the output's element count) instead of a new one; it may be an input's data. */
@@ -66,18 +75,24 @@ export interface SdpaResult {
   weights?: Tensor;
 }
 
-const KEYS = ["mask", "causal", "scale", "returnWeights", "out", "softcap", "alibiSlopes", "window", "blockSparse"] as const;
+const KEYS = ["mask", "causal", "scale", "returnWeights", "out", "softcap", "alibiSlopes", "window", "blockSparse", "keyProjection", "valueProjection"] as const;
 
 /**
  * Scaled dot-product attention, f32: softmax(Q·Kᵀ·scale + mask)·V, optionally soft-capped and with ALiBi biases.
  * Masks combine (a score is kept only if every mask keeps it); a query row with nothing to attend to
  * gives zeros in output and weights.
- * @throws {TypeError} a non-tensor or non-Float32Array data or out, a mask of other data types, a non-boolean flag, a causal other than a boolean, "top-left" or "bottom-right", a non-number scale or softcap, non-Float32Array alibiSlopes, a window not an array of numbers, a blockSparse not { blockSize, layout } with Uint8Array layout data, an unknown option
- * @throws {RangeError} data length ≠ shape product, out of another length, rank < 2, E/S/batch mismatch between query, key and value, a mask that does not broadcast, a non-finite scale, a softcap ≤ 0 or non-finite, alibiSlopes of another length or with a non-finite slope, a window not of length 2 or with a side other than an integer ≥ 0, −1 or Infinity, a blockSize < 1 or fractional, a layout whose shape is not [..., ⌈L/b⌉, ⌈S/b⌉] broadcastable to the batch, too large for WASM memory
+ * @throws {TypeError} a non-tensor or non-Float32Array data or out, a mask of other data types, a non-boolean flag, a causal other than a boolean, "top-left" or "bottom-right", a non-number scale or softcap, non-Float32Array alibiSlopes, a window not an array of numbers, a blockSparse not { blockSize, layout } with Uint8Array layout data, a projection with mask, causal, window, blockSparse or alibiSlopes, valueProjection without keyProjection, an unknown option
+ * @throws {RangeError} data length ≠ shape product, out of another length, rank < 2, E/S/batch mismatch between query, key and value, a mask that does not broadcast, a non-finite scale, a softcap ≤ 0 or non-finite, alibiSlopes of another length or with a non-finite slope, a window not of length 2 or with a side other than an integer ≥ 0, −1 or Infinity, a blockSize < 1 or fractional, a layout whose shape is not [..., ⌈L/b⌉, ⌈S/b⌉] broadcastable to the batch, a projection not [k, S] or the two of different k, too large for WASM memory
  */
 export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, options?: SdpaOptions): SdpaResult {
   const fn = "scaledDotProductAttention";
   const o = checkOptions<SdpaOptions>(fn, options, KEYS);
+  if (o.keyProjection !== undefined || o.valueProjection !== undefined) {
+    // Linformer: the same attention over the projected keys and values
+    const p = projectKeys(fn, query, key, value, o as Record<string, unknown>);
+    const { keyProjection: _k, valueProjection: _v, ...rest } = o;
+    return scaledDotProductAttention(query, p.key, p.value, rest);
+  }
   const Q = checkTensor(fn, "query", query, 2, "[...batch, L, E]");
   const K = checkTensor(fn, "key", key, 2, "[...batch, S, E]");
   const V = checkTensor(fn, "value", value, 2, "[...batch, S, Ev]");

@@ -46,6 +46,8 @@ function workload(seed: number): Float32Array[] {
   const mask = { data: randBytes(r, L * S), shape: [L, S] };
   res = scaledDotProductAttention(q, k, v, { mask, returnWeights: true });
   out.push(res.output.data, res.weights!.data);
+  // Linformer: the projections (matmul) and attention over the projected keys
+  out.push(scaledDotProductAttention(q, k, v, { keyProjection: tensor(r, [37, S]) }).output.data);
   const add = { data: Float32Array.from({ length: L * S }, () => (r() < 0.2 ? -Infinity : r() - 0.5)), shape: [L, S] };
   out.push(scaledDotProductAttention(q, k, v, { mask: add, causal: true }).output.data);
   out.push(scaledDotProductAttention(tensor(r, [3, 2, 24]), k.shape[0] === 2 ? tensor(r, [3, S, 24]) : k, tensor(r, [3, S, 8])).output.data);
