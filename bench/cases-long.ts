@@ -9,8 +9,10 @@
 //   suite "block-sparse": a BigBird-like layout at L = S = 8192 (blocks of 64: a local window of 3
 //   blocks, 2 global blocks, 3 random blocks per block row; sparseLayout), non-causal, against ours dense
 //   in the same rounds.
+//   suite "linformer": keyProjection/valueProjection k = 256 at L = S = 4096 (E, F uniform ±1/√S),
+//   against ours full attention in the same rounds.
 // Targets (summary() in bench/index.ts calls longTargets): time linear in L (±15 % of 4× per 4× L),
-// window 256 at 16384 ≥ 20× faster than dense causal; BigBird at 8192 ≥ 5× faster than dense.
+// window 256 at 16384 ≥ 20× faster than dense causal; BigBird at 8192 ≥ 5× faster than dense; Linformer k = 256 at 4096 ≥ 8× faster than full.
 import { type BuildName, scaledDotProductAttention, sparseLayout } from "../src/index.js";
 import { runtime } from "../src/wasm.js";
 import type { BenchCase, BenchResult, Impl, Runner, Target } from "./harness.js";
@@ -31,6 +33,7 @@ export interface LongContext {
 const H = 8, D = 64, WINDOW = 256;
 export const DENSE_IMPL = "wasm-attention dense causal";
 export const DENSE_FULL_IMPL = "wasm-attention dense";
+export const FULL_IMPL = "wasm-attention full attention";
 const windowName = (L: number) => `sdpa f32 B=1 H=${H} L=${L} S=${L} D=${D} causal window ${WINDOW}`;
 
 export function longCases(c: LongContext): BenchCase[] {
@@ -88,7 +91,44 @@ export function longCases(c: LongContext): BenchCase[] {
       impls,
     });
   }
+  // Linformer k = 256
+  {
+    const L = c.quick ? 1024 : 4096, kp = 256;
+    const q = c.tensor([1, H, L, D], 37), k = c.tensor([1, H, L, D], 38), v = c.tensor([1, H, L, D], 39);
+    const scaleP = 1 / Math.sqrt(L);
+    const P = c.tensor([kp, L], 40), F = c.tensor([kp, L], 41);
+    for (const t of [P, F]) for (let i = 0; i < t.data.length; i++) t.data[i] *= scaleP;
+    const opts = { keyProjection: P, valueProjection: F };
+    const impls = c.ours(() => () => scaledDotProductAttention(q, k, v, opts).output.data).slice(0, 1);
+    const full = c.ours(() => () => scaledDotProductAttention(q, k, v).output.data)[0];
+    impls.push({ ...full, name: FULL_IMPL, reference: () => referenceSdpa(q, k, v, { causal: false }) });
+    const r = c.referee(() => referenceSdpa({ data: q.data, shape: q.shape }, projectRef(P, k, H, L, D), projectRef(F, v, H, L, D), { causal: false }));
+    cases.push({
+      suite: "linformer", name: `sdpa f32 B=1 H=${H} L=${L} S=${L} D=${D} Linformer k=${kp}`,
+      flops: 2 * H * kp * L * (D + D) + 2 * H * L * kp * (D + D),   // the projections + attention over k keys
+      ...r, tolerances: { ...r.tolerances, [FULL_IMPL]: c.tolOurs },
+      impls,
+    });
+  }
   return cases;
+}
+
+/** P [k, S] · X [1, H, S, D] in float64, rounded to f32 for the referee's tensors: [1, H, k, D]. */
+function projectRef(P: Tensor, X: Tensor, H: number, S: number, D: number): Tensor {
+  const k = P.shape[0]!;
+  const y = new Float32Array(H * k * D);
+  const acc = new Float64Array(D);
+  for (let h = 0; h < H; h++) {
+    for (let r = 0; r < k; r++) {
+      acc.fill(0);
+      for (let j = 0; j < S; j++) {
+        const p = P.data[r * S + j]!, off = (h * S + j) * D;
+        for (let d = 0; d < D; d++) acc[d] += p * X.data[off + d]!;
+      }
+      y.set(acc, (h * k + r) * D);
+    }
+  }
+  return { data: y, shape: [1, H, k, D] };
 }
 
 /** Query/key pairs a causal window [w, 0] keeps over L = S. */
@@ -125,6 +165,12 @@ export function longTargets(rs: BenchResult[]): Target[] {
     const s = med(r, "wasm-attention"), d = med(r, DENSE_FULL_IMPL);
     if (s !== undefined && d !== undefined) {
       out.push({ target: `${r.name}: ≥ 5× faster than dense (interleaved)`, measured: `${(d / s).toFixed(1)}× (${s.toFixed(1)} vs ${d.toFixed(1)} ms)`, met: d / s >= 5 });
+    }
+  }
+  for (const r of rs.filter((r) => r.suite === "linformer")) {
+    const s = med(r, "wasm-attention"), d = med(r, FULL_IMPL);
+    if (s !== undefined && d !== undefined) {
+      out.push({ target: `${r.name}: ≥ 8× faster than full attention (interleaved)`, measured: `${(d / s).toFixed(1)}× (${s.toFixed(1)} vs ${d.toFixed(1)} ms)`, met: d / s >= 8 });
     }
   }
   return out;
