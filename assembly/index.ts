@@ -10,6 +10,7 @@ export { gemv_packed_f32, decode_attention_f32, decode_scratch_bytes, scatter_he
 export { gemm_packed_act_f32 } from "./matmul";
 export { activation_f32, erf_f32 } from "./activation";
 export { layer_norm_f32 } from "./layernorm";
+export { add_f32, add_layer_norm_f32 } from "./residual";
 
 /** First byte past the module's static data: where src/ may start its heap. */
 export function heap_base(): usize {

@@ -19,6 +19,7 @@ import {
 } from "../src/index.js";
 import { mulberry32 } from "../src/random.js";
 import { detectFeatures, runtime } from "../src/wasm.js";
+import { transformerCases, transformerTargets } from "./cases-transformer.js";
 import { longCases, longTargets } from "./cases-long.js";
 import { COLD_E, COLD_H, COLD_L, COLD_TARGET_MS, type ColdStart, coldStart, fmtColdStart } from "./cold-start.js";
 import { type BenchCase, type BenchResult, type Impl, type Runner, type Target, parseArgs, refereeFailures, runBench } from "./harness.js";
@@ -326,6 +327,8 @@ for (const [L, E, Hh] of mhaShapes) {
   }
 }
 
+// Transformer layers (issue 17): a BERT-base encoder layer against the peers, nn.Transformer's decode step with and without its cache.
+cases.push(...transformerCases({ quick, ours, referee: (r) => referee(r), hasPeer: (n) => peer(n) !== undefined }));
 // Long sequences (issue 18): sliding windows, bench/cases-long.ts.
 cases.push(...longCases({ quick, tensor, ours, referee, tolOurs: TOL_OURS }));
 
@@ -417,6 +420,7 @@ function summary(rs: BenchResult[], c: ColdStart | null): Target[] {
     const p = r.extra?.["peak MiB beyond inputs+output"];
     if (typeof p === "number") row(`${r.name}: < 64 MiB beyond inputs and output`, `${p} MiB`, p < 64);
   }
+  out.push(...transformerTargets(rs, load, quick));
   out.push(...longTargets(rs));
   if (c) {
     row(`cold start, import → init → new MultiHeadAttention (E=${COLD_E}, H=${COLD_H}) → loadWeights → first forward (L=${COLD_L}) ≤ ${COLD_TARGET_MS} ms`, fmtColdStart(c), c.ms <= COLD_TARGET_MS);

@@ -19,3 +19,9 @@ export { KVCache } from "./kv-cache.js";
 export type { MultiHeadAttentionConfig, MultiHeadAttentionWeights, MultiHeadAttentionOptions, MultiHeadAttentionResult } from "./mha.js";
 export { readSafetensors, writeSafetensors } from "./safetensors.js";
 export type { NamedTensor, ReadSafetensorsOptions, SafetensorsContents } from "./safetensors.js";
+export { TransformerEncoderLayer, TransformerDecoderLayer, TransformerEncoder, TransformerDecoder, Transformer } from "./transformer.js";
+export type {
+  TransformerLayerConfig, TransformerActivation, TransformerStackConfig, TransformerConfig, TransformerEncoderLayerOptions, TransformerEncoderOptions,
+  TransformerDecoderOptions, TransformerForwardOptions, LoadStateDictOptions,
+} from "./transformer.js";
+export { TransformerDecoderCache } from "./transformer-cache.js";

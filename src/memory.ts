@@ -125,6 +125,14 @@ export class Heap {
     }
   }
 
+  /**
+   * Grows the memory once so that `bytes` more past the top exist: a model about to allocate many
+   * blocks grows it in one step, not in one grow per block (each costs ~2 ms with a declared maximum).
+   */
+  reserve(bytes: number, fn: string): void {
+    if (this.top + bytes <= this.maxBytes) this.ensure(this.top + bytes, fn);
+  }
+
   /** Grows the memory so that bytes [0, end) exist. A refused grow becomes a RangeError. */
   private ensure(end: number, fn: string): void {
     const have = this.memory.buffer.byteLength;

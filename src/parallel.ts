@@ -259,6 +259,21 @@ export function layerNormRows(rt: Runtime, f: Frame, y: number, x: number, weigh
   runJob(rt, f, "layer_norm_f32", tasks, work);
 }
 
+/** y = a + b over n floats, split into pieces of whole vectors (y may be a or b). */
+export function addRows(rt: Runtime, f: Frame, y: number, a: number, b: number, n: number): void {
+  const tasks = pieces(n, 64, threadsFor(rt, n)).map(([i0, i1]) => [y + i0 * 4, a + i0 * 4, b + i0 * 4, i1 - i0]);
+  runJob(rt, f, "add_f32", tasks, n);
+}
+
+/** s = x + r (kept at `sum` unless 0) and y = LayerNorm(s), over `rows` rows of E, split by rows. */
+export function addLayerNormRows(rt: Runtime, f: Frame, y: number, sum: number, x: number, r: number, weight: number, bias: number,
+  rows: number, E: number, eps: number): void {
+  const work = 9 * rows * E;
+  const at = (p: number, r0: number): number => (p === 0 ? 0 : p + r0 * E * 4);
+  const tasks = pieces(rows, 1, threadsFor(rt, work)).map(([r0, r1]) => [at(y, r0), at(sum, r0), at(x, r0), at(r, r0), weight, bias, r1 - r0, E, eps]);
+  runJob(rt, f, "add_layer_norm_f32", tasks, work);
+}
+
 /** softmax over rows of `cols`, in place at p, split by rows. */
 export function softmaxRows(rt: Runtime, f: Frame, p: number, rows: number, cols: number): void {
   const work = 8 * rows * cols;

@@ -335,6 +335,52 @@ const CASES = [
       return { outputs: [full, ...steps], diff: cache.length === T ? diff : Infinity, tol: 1e-5 };
     } finally { mha.dispose(); }
   }],
+  ["transformer_layers", (api) => {   // an encoder layer (E=24 H=3 FF=40, post-norm, ReLU) against float64; a 2-layer pre-norm GELU decoder's cached steps == its causal forward
+    const r = mulberry32(13), B = 2, L = 7, S = 5, T = 6, P = 3, Em = 24, FF = 40;
+    const enc = new api.TransformerEncoderLayer({ dModel: Em, nhead: 3, dimFeedforward: FF, seed: 2 });
+    const dec = new api.TransformerDecoder({ layer: { dModel: Em, nhead: 3, dimFeedforward: FF, normFirst: true, activation: "gelu", seed: 3 }, numLayers: 2, norm: true });
+    try {
+      const x = uniform(r, B * L * Em, -2, 2);
+      const y = enc.forward(tensor(x, [B, L, Em])).data;
+      // float64: x1 = norm1(x + SA(x)); y = norm2(x1 + linear2(relu(linear1(x1))))
+      const sd = enc.stateDict();
+      const sub = {};
+      for (const k of Object.keys(sd)) if (k.startsWith("self_attn.")) sub[k.slice(10)] = sd[k];
+      const sa = refMha({ stateDict: () => sub, embedDim: Em, numHeads: 3, numKVHeads: 3, headDim: Em / 3, kdim: Em, vdim: Em }, x, x, x, B, L, L, false, null).out;
+      const norm = (v, p) => {
+        const out = new Float64Array(v.length), w = sd[p + ".weight"].data, b = sd[p + ".bias"].data;
+        for (let i = 0; i < v.length / Em; i++) {
+          let mean = 0, vr = 0;
+          for (let e = 0; e < Em; e++) mean += v[i * Em + e] / Em;
+          for (let e = 0; e < Em; e++) vr += (v[i * Em + e] - mean) ** 2 / Em;
+          for (let e = 0; e < Em; e++) out[i * Em + e] = (v[i * Em + e] - mean) / Math.sqrt(vr + 1e-5) * w[e] + b[e];
+        }
+        return out;
+      };
+      const x1 = norm(Float64Array.from(x, (v, i) => v + sa[i]), "norm1");
+      const h = refLinear(x1, B * L, Em, sd["linear1.weight"].data, FF, sd["linear1.bias"].data).map((v) => Math.max(v, 0));
+      const f = refLinear(h, B * L, FF, sd["linear2.weight"].data, Em, sd["linear2.bias"].data);
+      const ref = norm(Float64Array.from(x1, (v, i) => v + f[i]), "norm2");
+      // the decoder: a prefix of P target tokens, then single steps, through its cache
+      const tgt = uniform(r, B * T * Em, -2, 2), memory = tensor(uniform(r, B * S * Em, -2, 2), [B, S, Em]);
+      const full = dec.forward(tensor(tgt, [B, T, Em]), memory, { tgtIsCausal: true }).data;
+      const rows = (t0, t1) => {
+        const out = new Float32Array(B * (t1 - t0) * Em);
+        for (let b = 0; b < B; b++) out.set(tgt.subarray((b * T + t0) * Em, (b * T + t1) * Em), b * (t1 - t0) * Em);
+        return tensor(out, [B, t1 - t0, Em]);
+      };
+      const cache = dec.createCache({ batch: B, maxLength: T });
+      const steps = [dec.forward(rows(0, P), memory, { cache }).data];
+      for (let t = P; t < T; t++) steps.push(dec.forward(rows(t, t + 1), memory, { cache }).data);
+      const stitched = new Float32Array(B * T * Em);
+      for (let b = 0; b < B; b++) {
+        stitched.set(steps[0].subarray(b * P * Em, (b + 1) * P * Em), b * T * Em);
+        for (let t = P; t < T; t++) stitched.set(steps[t - P + 1].subarray(b * Em, (b + 1) * Em), (b * T + t) * Em);
+      }
+      const diff = Math.max(rowDiff(y, ref, Em) / 2, rowDiff(stitched, full, Em) * 10);   // y to 2e-5, the steps to 1e-6
+      return { outputs: [y, full, ...steps], diff, tol: 1e-5 };
+    } finally { enc.dispose(); dec.dispose(); }
+  }],
   ["out_option", (api) => {   // options.out on every function: the same bits as a fresh result, written into the given array
     const r = mulberry32(12), M = 9, K = 21, N = 9, H = 2, L = 5, S = 19, E = 8, Em = 16;
     const a = uniform(r, M * K), b = uniform(r, K * N), x = uniform(r, 3 * 33, -5, 5);
