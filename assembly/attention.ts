@@ -11,6 +11,15 @@
 //   causal: 0 none; 1 (bottom-right aligned) query i sees key j only if j ≤ i + (S − L); 2 (top-left
 //   aligned) only if j ≤ i. Either is a shift: i sees j < i + shift + 1. Keys no row may see (top-left,
 //   L < S: j ≥ L) are neither packed nor read.
+//   window (wl, wr; 0: that side unbounded): a sliding window, FlashAttention's window_size (left,
+//   right) as wl = left + 1, wr = right + 1, aligned bottom-right whatever the causal kind: row i (at
+//   p = i + S − L) sees only keys p − left ≤ j ≤ p + right. wl = wr = 0 runs the old code (same bits),
+//   as does a window wider than the keys. It intersects the causal mask and the masks; key tiles
+//   wholly outside a row block's window are not visited (time ∝ L·(left + right + BM)): a windowed
+//   block's first tile starts at its first visible key (rounded down to NR), not at key 0.
+//   kind 4 | b << 4: a block-sparse layout (sparse.ts): u8 per b×b block (row stride: per block row,
+//   column stride: per block column), 0 drops the block; row blocks visit only the key tiles holding
+//   one of their kept blocks.
 //   A row with nothing to attend to gives zeros in O and W.
 //   softcap c > 0 (0: none; Gemma 2's logit soft-capping): each scaled score s becomes c·tanh(s/c),
 //   before the bias and masks. slope m ≠ 0 (0: none; ALiBi): the score of query row i and key j gets
@@ -39,13 +48,15 @@
 //   per step). These loops keep accumulators + loaded vectors + splats ≤ 14 of V8's 15 usable xmm
 //   registers: V8 schedules a loop body's loads before their arithmetic, and a loop over budget
 //   spills an accumulator to the stack every iteration.
-//   Scratch: attention_scratch_bytes(L, S, E, Ev) bytes, 16-aligned.
+//   Scratch: attention_scratch_bytes(L, S, E, Ev) bytes, 16-aligned (with a block layout among the masks
+//   and L > DIRECT_L: attention_packed_bytes + attention_sparse_scratch_bytes).
 // src/ guarantees L, S, E ≥ 1, Ev ≥ 0, every range inside memory, outputs not overlapping inputs.
 import { MR, NR, PA, KC, pack_a, pack_b, tile, vmadd } from "./gemm";
 import { row_max, exp_sub_sum, scale_row, all_neg_inf } from "./softmax";
 import { expf_p5 } from "./simd/exp";
 import { vtanh, tanhf } from "./simd/tanh";
 import { hsum } from "./simd/reduce";
+import { MASK_BLOCKS, apply_blocks, sparse_block, sparse_find, sparse_max_tiles, sparse_next_tile } from "./sparse";
 
 // @ts-ignore: decorator
 @inline const BM: i32 = MR * 8;    // query rows per block (8 micro-tile rows: 40, or 48 with relaxed SIMD)
@@ -64,6 +75,15 @@ import { hsum } from "./simd/reduce";
 @inline function causal_shift(causal: i32, L: i32, S: i32): i32 { return causal == 0 ? S : causal == 2 ? 0 : S - L; }
 
 /** Row i's query position is i + this (ALiBi): S − L (bottom-right, and no causal mask), 0 (causal 2, top-left). */
+/**
+ * The window as offsets from the row index: row i sees keys i + window_lo ≤ j ≤ i + window_hi. Unbounded
+ * (wl or wr 0) or wider than the keys: −L and S, which bound nothing (no overflow for any wl, wr ≥ 0).
+ */
+// @ts-ignore: decorator
+@inline function window_lo(wl: i32, L: i32, S: i32): i32 { return wl > 0 ? S - L - min<i32>(wl - 1, S) : -L; }
+// @ts-ignore: decorator
+@inline function window_hi(wr: i32, L: i32, S: i32): i32 { return wr > 0 ? S - L + min<i32>(wr - 1, L) : S; }
+
 // @ts-ignore: decorator
 @inline function query_offset(causal: i32, L: i32, S: i32): i32 { return causal == 2 ? 0 : S - L; }
 
@@ -80,9 +100,18 @@ export function attention_packed_bytes(S: i32, E: i32, Ev: i32): f64 {
 
 /** Scratch bytes of one attention_rows_f32 call: one row block's working set. */
 export function attention_block_scratch_bytes(S: i32, E: i32, Ev: i32): f64 {
+  return block_scratch_bytes(S, E, Ev, (S + BN - 1) / BN);
+}
+
+/** attention_block_scratch_bytes with a block-sparse layout of block size b among the masks (more tiles per row block). */
+export function attention_sparse_scratch_bytes(S: i32, E: i32, Ev: i32, b: i32): f64 {
+  return block_scratch_bytes(S, E, Ev, sparse_max_tiles(S, b));
+}
+
+function block_scratch_bytes(S: i32, E: i32, Ev: i32, ntiles: i32): f64 {
   const bs = min<i32>(BN, round_up(S, NR));
   const floats = <f64>(BM * bs) + <f64>(BP * PA * bs) + <f64>(BP * PA) * <f64>E + <f64>(BM * 2)
-    + <f64>BM * <f64>((S + BN - 1) / BN) + <f64>(MR * NR) + <f64>BM * <f64>Ev;
+    + <f64>BM * <f64>ntiles + <f64>(MR * NR) + <f64>BM * <f64>Ev;
   return floats * 4 + 8 * 64;
 }
 
@@ -103,27 +132,28 @@ export function attention_f32(
   o: usize, ldo: i32, w: usize, ldw: i32,
   q: usize, ldq: i32, k: usize, ldk: i32, v: usize, ldv: i32,
   masks: usize, nmasks: i32, scratch: usize,
-  L: i32, S: i32, E: i32, Ev: i32, scale: f32, causal: i32, softcap: f32, slope: f32,
+  L: i32, S: i32, E: i32, Ev: i32, scale: f32, causal: i32, softcap: f32, slope: f32, wl: i32, wr: i32,
 ): void {
   assert(L > 0 && S > 0 && E > 0 && Ev >= 0, "attention_f32: L, S, E must be >= 1 and Ev >= 0");
   assert((scratch & 15) == 0, "attention_f32: scratch must be 16-byte aligned");
   assert(causal >= 0 && causal <= 2, "attention_f32: causal must be 0, 1 or 2");
+  assert(wl >= 0 && wr >= 0, "attention_f32: wl and wr must be >= 0");
   if (L <= DIRECT_L) {
-    attention_direct(o, ldo, w, ldw, q, ldq, k, ldk, v, ldv, masks, nmasks, scratch, L, S, E, Ev, scale, causal, softcap, slope);
+    attention_direct(o, ldo, w, ldw, q, ldq, k, ldk, v, ldv, masks, nmasks, scratch, L, S, E, Ev, scale, causal, softcap, slope, wl, wr);
     return;
   }
-  if (causal == 2 && L < S) {
+  if (causal == 2 && L < S && wl == 0 && wr == 0) {
     // Top-left with L < S: no row sees a key j ≥ L. Attend over the first L keys only (the same blocks,
     // tiles and bits: every row's horizon is i + 1 either way), so the rest is not even packed; the
     // scratch this needs is less than for S. W's columns [L, S) are zeros. (ALiBi's positions under
     // top-left are i either way.)
-    attention_f32(o, ldo, w, ldw, q, ldq, k, ldk, v, ldv, masks, nmasks, scratch, L, L, E, Ev, scale, causal, softcap, slope);
+    attention_f32(o, ldo, w, ldw, q, ldq, k, ldk, v, ldv, masks, nmasks, scratch, L, L, E, Ev, scale, causal, softcap, slope, 0, 0);
     if (w != 0) for (let i = 0; i < L; i++) memory.fill(w + <usize>(i * ldw + L) * 4, 0, <usize>(S - L) << 2);
     return;
   }
   attention_pack_f32(scratch, k, ldk, v, ldv, S, E, Ev);
   const bs = align16(scratch + <usize>attention_packed_bytes(S, E, Ev));
-  attention_rows_f32(o, ldo, w, ldw, q, ldq, scratch, v, ldv, masks, nmasks, bs, L, S, E, Ev, scale, causal, softcap, slope, 0, L);
+  attention_rows_f32(o, ldo, w, ldw, q, ldq, scratch, v, ldv, masks, nmasks, bs, L, S, E, Ev, scale, causal, softcap, slope, 0, L, wl, wr);
 }
 
 /**
@@ -150,13 +180,15 @@ export function attention_rows_f32(
   q: usize, ldq: i32, pk: usize, v: usize, ldv: i32,
   masks: usize, nmasks: i32, scratch: usize,
   L: i32, S: i32, E: i32, Ev: i32, scale: f32, causal: i32, softcap: f32, slope: f32, r0: i32, r1: i32,
+  wl: i32, wr: i32,
 ): void {
   assert(L > 0 && S > 0 && E > 0 && Ev >= 0, "attention_rows_f32: L, S, E must be >= 1 and Ev >= 0");
   assert(r0 >= 0 && r0 % BM == 0 && r1 <= L, "attention_rows_f32: r0 must be a multiple of the block rows and r1 <= L");
   assert((scratch & 15) == 0 && (pk & 15) == 0, "attention_rows_f32: scratch and pk must be 16-byte aligned");
   const sp = round_up(S, NR);
   const bs = min<i32>(BN, sp);                                         // scores tile row stride
-  const ntiles = (S + BN - 1) / BN;
+  const sd = sparse_find(masks, nmasks);                               // block-sparse layout, or 0
+  const ntiles = sd != 0 ? sparse_max_tiles(S, sparse_block(sd)) : (S + BN - 1) / BN;
   const pv = align16(pk + <usize>sp * <usize>E * 4);                   // [Ev/NR][S][NR]
   const sc = scratch;                                                  // [BM][bs] scores tile
   const pq = align16(sc + <usize>(BM * bs) * 4);                       // [BP][E][PA] packed Q rows
@@ -169,6 +201,7 @@ export function attention_rows_f32(
 
   const shift = causal_shift(causal, L, S);   // row i sees keys j < i + shift + 1 (all when not causal)
   const qpos = query_offset(causal, L, S);    // row i is at position i + qpos (ALiBi)
+  const wlo = window_lo(wl, L, S), whi = window_hi(wr, L, S);   // row i sees keys i + wlo ≤ j ≤ i + whi
   // Without masks, soft-cap or bias and with scale > 0, max(s·scale) = max(s)·scale: the scale folds
   // into the exp pass, as exp((s − max)·scale). s − max can overflow to −Infinity only when
   // |s − max| > FLT_MAX; then the true term exp(−|s − max|·scale) is below f32's range anyway (flushed
@@ -179,13 +212,19 @@ export function attention_rows_f32(
   for (let i0 = r0; i0 < r1; i0 += BM) {
     const bm = min<i32>(BM, r1 - i0);
     // Keys the block can see: j < i0 + bm + shift (causal), else all S.
-    const jend = causal != 0 ? min<i32>(S, max<i32>(0, i0 + bm + shift)) : S;
+    // The window bounds it further on both sides: keys [tstart, jend), tstart rounded down to a K panel.
+    const jend = min<i32>(causal != 0 ? min<i32>(S, max<i32>(0, i0 + bm + shift)) : S, max<i32>(0, i0 + bm + whi));
+    const tstart = max<i32>(0, i0 + wlo) / NR * NR;
     const orow0 = o + <usize>(i0 * ldo) * 4;
-    if (jend == 0) {
+    // The first tile: [tstart, tstart + BN), or with a layout the first holding a kept block.
+    const first = next_tile(sd, i0, bm, tstart, jend);
+    let t0 = <i32>(first >> 32), tend = <i32>first;
+    if (jend <= t0) {
       zero_rows(o, ldo, i0, bm, Ev);
       if (w != 0) zero_rows(w, ldw, i0, bm, S);
       continue;
     }
+    if (w != 0 && sd != 0) zero_rows(w, ldw, i0, bm, S);   // the tiles write W's kept parts
     for (let m0 = 0; m0 < bm; m0 += MR) {
       pack_a(pq + <usize>(m0 / MR * PA * E) * 4, q + <usize>((i0 + m0) * ldq) * 4, ldq, 1, min<i32>(MR, bm - m0), E);
     }
@@ -193,8 +232,9 @@ export function attention_rows_f32(
       store<f32>(rm + (<usize>r << 2), -Infinity);
       store<f32>(rl + (<usize>r << 2), 0);
     }
-    for (let t0 = 0; t0 < jend; t0 += BN) {
-      const bn = min<i32>(BN, jend - t0);
+    for (let nt = 0; t0 < jend; nt++) {
+      const bn = tend - t0;
+      const more = nt > 0;   // O rows hold earlier tiles' sums
       // a. scores tile = Q_blk · Kᵀ[:, t0:t0+bn]: each Kᵀ panel (E·NR floats) stays in L1 while
       //    every row panel passes over it.
       for (let j = 0; j < bn; j += NR) {
@@ -207,14 +247,17 @@ export function attention_rows_f32(
       for (let r = 0; r < bm; r++) {
         const i = i0 + r;
         const row = sc + <usize>(r * bs) * 4;
-        const jrow = causal != 0 ? min<i32>(jend, max<i32>(0, i + shift + 1)) : S;
+        const jrow = min<i32>(causal != 0 ? min<i32>(jend, max<i32>(0, i + shift + 1)) : S, max<i32>(0, i + whi + 1));
         const n = min<i32>(bn, max<i32>(0, jrow - t0));
-        online_row(row, i, t0, n, bn, masks, nmasks, scale, softcap, slope, i + qpos, fold, escale,
-          rm + (<usize>r << 2), rl + (<usize>r << 2), orow0 + <usize>(r * ldo) * 4, Ev, t0 > 0);
+        // The row's window starts at column a of the tile (0 without a window): [0, a) are zeros.
+        const a = min<i32>(n, max<i32>(0, i + wlo - t0));
+        if (a > 0) memory.fill(row, 0, <usize>a << 2);
+        online_row(row + (<usize>a << 2), i, t0 + a, n - a, bn - a, masks, nmasks, scale, softcap, slope, i + qpos, fold, escale,
+          rm + (<usize>r << 2), rl + (<usize>r << 2), orow0 + <usize>(r * ldo) * 4, Ev, more);
         if (w != 0) {
           const wrow = w + <usize>(i * ldw + t0) * 4;
           memory.copy(wrow, row, <usize>bn << 2);
-          store<f32>(tm + <usize>(r * ntiles + t0 / BN) * 4, load<f32>(rm + (<usize>r << 2)));
+          store<f32>(tm + <usize>(r * ntiles + nt) * 4, load<f32>(rm + (<usize>r << 2)));
         }
       }
       // c. O_blk (+)= E_tile · V[t0:t0+bn, :]. The GEMM multiplies whole tiles, masked keys too
@@ -222,22 +265,24 @@ export function attention_rows_f32(
       //    comes out non-finite; it is then recomputed from its saved value over the keys of weight
       //    ≠ 0 only, in the tile's order (pv_row_exact): the bits the tile gives when those value rows
       //    are finite.
-      if (t0 > 0) save_rows(ob, orow0, ldo, bm, Ev);
+      if (more) save_rows(ob, orow0, ldo, bm, Ev);
       for (let m0 = 0; m0 < bm; m0 += MR) {
         pack_a(pp + <usize>(m0 / MR * PA * bn) * 4, sc + <usize>(m0 * bs) * 4, bs, 1, min<i32>(MR, bm - m0), bn);
       }
       for (let j = 0; j < Ev; j += NR) {
         const nr = min<i32>(NR, Ev - j), panel = pv + <usize>(j * S + t0 * NR) * 4;
         for (let m0 = 0; m0 < bm; m0 += MR) {
-          tile(orow0 + <usize>(m0 * ldo + j) * 4, ldo, pp + <usize>(m0 / MR * PA * bn) * 4, panel, bn, min<i32>(MR, bm - m0), nr, t0 > 0, tmp);
+          tile(orow0 + <usize>(m0 * ldo + j) * 4, ldo, pp + <usize>(m0 / MR * PA * bn) * 4, panel, bn, min<i32>(MR, bm - m0), nr, more, tmp);
         }
       }
       for (let r = 0; r < bm; r++) {
         const orow = orow0 + <usize>(r * ldo) * 4;
         if (!row_finite(orow, Ev)) {
-          pv_row_exact(orow, t0 > 0 ? ob + <usize>(r * Ev) * 4 : 0, sc + <usize>(r * bs) * 4, v + <usize>(t0 * ldv) * 4, ldv, bn, Ev);
+          pv_row_exact(orow, more ? ob + <usize>(r * Ev) * 4 : 0, sc + <usize>(r * bs) * 4, v + <usize>(t0 * ldv) * 4, ldv, bn, Ev);
         }
       }
+      const tt = next_tile(sd, i0, bm, tend, jend);
+      t0 = <i32>(tt >> 32); tend = <i32>tt;
     }
     // 3. O rows × 1/l; W rows: each tile's e × exp(m_tile − m)/l, zeros past jend
     for (let r = 0; r < bm; r++) {
@@ -247,16 +292,32 @@ export function attention_rows_f32(
       if (w != 0) {
         const wrow = w + <usize>((i0 + r) * ldw) * 4;
         const m = load<f32>(rm + (<usize>r << 2));
-        for (let t0 = 0; t0 < jend; t0 += BN) {
-          const mt = load<f32>(tm + <usize>(r * ntiles + t0 / BN) * 4);
+        if (tstart > 0) memory.fill(wrow, 0, <usize>tstart << 2);
+        // the same tiles again (their maxima in visiting order)
+        let u0 = <i32>(first >> 32), uend = <i32>first;
+        for (let nt = 0; u0 < jend; nt++) {
+          const mt = load<f32>(tm + <usize>(r * ntiles + nt) * 4);
           // A tile before the row's first visible key holds zeros (its mt is −Infinity): keep them.
           const f: f32 = rinv == 0 || mt == -Infinity ? rinv : (mt == m ? rinv : expf_p5((mt - m) * escale) * rinv);
-          scale_row(wrow + (<usize>t0 << 2), min<i32>(BN, jend - t0), f);
+          scale_row(wrow + (<usize>u0 << 2), uend - u0, f);
+          const tt = next_tile(sd, i0, bm, uend, jend);
+          u0 = <i32>(tt >> 32); uend = <i32>tt;
         }
         if (jend < S) memory.fill(wrow + (<usize>jend << 2), 0, <usize>(S - jend) << 2);
       }
     }
   }
+}
+
+/**
+ * The key tile after `from` (a multiple of NR) for query rows [i0, i0 + bm): (start << 32) | end. Without
+ * a layout (sd = 0) [from, min(from + BN, jend)); with one, sparse_next_tile's (start = jend: none left).
+ */
+// @ts-ignore: decorator
+@inline function next_tile(sd: usize, i0: i32, bm: i32, from: i32, jend: i32): i64 {
+  if (from >= jend) return (<i64>jend << 32) | <i64>jend;
+  if (sd != 0) return sparse_next_tile(sd, i0, bm, from, jend);
+  return (<i64>from << 32) | <i64>min<i32>(from + BN, jend);
 }
 
 /**
@@ -307,13 +368,13 @@ function online_row(
  * the row NaN.
  */
 function row_numerators(row: usize, i: i32, jrow: i32, jend: i32, masks: usize, nmasks: i32, scale: f32,
-  softcap: f32, slope: f32, pos: i32): f32 {
+  softcap: f32, slope: f32, pos: i32, j0: i32): f32 {
   if (jrow < jend) memory.fill(row + (<usize>jrow << 2), 0, <usize>(jend - jrow) << 2);
   if (jrow == 0) return 0;
   // The scale folds into the exp pass when there is nothing else to apply (see attention_rows_f32).
   let escale = scale;
   if (nmasks != 0 || softcap != 0 || slope != 0 || !(scale >= 1e-36)) {
-    score_row(row, jrow, i, 0, masks, nmasks, scale, softcap, slope, pos);
+    score_row(row, jrow, i, j0, masks, nmasks, scale, softcap, slope, pos);
     escale = 1;
   }
   const max = row_max(row, jrow);
@@ -337,7 +398,8 @@ function score_row(row: usize, n: i32, i: i32, j0: i32, masks: usize, nmasks: i3
   if (slope != 0) alibi_row(row, n, pos - j0, -slope);
   for (let m = 0; m < nmasks; m++) {
     const d = masks + <usize>(m << 4);
-    apply_mask(row, n, load<i32>(d), load<u32>(d, 4), load<i32>(d, 8), load<i32>(d, 12), i, j0);
+    if ((load<i32>(d) & 15) == MASK_BLOCKS) apply_blocks(row, n, d, i, j0);
+    else apply_mask(row, n, load<i32>(d), load<u32>(d, 4), load<i32>(d, 8), load<i32>(d, 12), i, j0);
   }
 }
 
@@ -431,28 +493,34 @@ export function attention_direct(
   o: usize, ldo: i32, w: usize, ldw: i32,
   q: usize, ldq: i32, k: usize, ldk: i32, v: usize, ldv: i32,
   masks: usize, nmasks: i32, scratch: usize,
-  L: i32, S: i32, E: i32, Ev: i32, scale: f32, causal: i32, softcap: f32, slope: f32,
+  L: i32, S: i32, E: i32, Ev: i32, scale: f32, causal: i32, softcap: f32, slope: f32, wl: i32, wr: i32,
 ): void {
   const row = scratch;
+  const wlo = window_lo(wl, L, S), whi = window_hi(wr, L, S);
   const shift = causal_shift(causal, L, S);
   const qpos = query_offset(causal, L, S);
   for (let i = 0; i < L; i++) {
-    const jrow = causal != 0 ? min<i32>(S, max<i32>(0, i + shift + 1)) : S;
+    // Keys [j0, jrow): the causal horizon and the window (j0 = 0 and jrow as before without one).
+    const jrow = min<i32>(causal != 0 ? min<i32>(S, max<i32>(0, i + shift + 1)) : S, max<i32>(0, i + whi + 1));
+    const j0 = min<i32>(jrow, max<i32>(0, i + wlo));
+    const n = jrow - j0;
+    const kj = k + <usize>(j0 * ldk) * 4, vj = v + <usize>(j0 * ldv) * 4;
     const qi = q + <usize>(i * ldq) * 4;
-    scores(row, qi, k, ldk, E, jrow);
-    const sum = row_numerators(row, i, jrow, jrow, masks, nmasks, scale, softcap, slope, i + qpos);
+    scores(row, qi, kj, ldk, E, n);
+    const sum = row_numerators(row, i, n, n, masks, nmasks, scale, softcap, slope, i + qpos, j0);
     const rinv: f32 = sum == 0 ? 0 : 1 / sum;
     const oi = o + <usize>(i * ldo) * 4;
-    weighted(oi, v, ldv, row, jrow, Ev);
+    weighted(oi, vj, ldv, row, n, Ev);
     // As in the blocked path: a non-finite row is recomputed over the keys of weight ≠ 0 only, so a
     // value row that a mask removed is never read into the result.
-    if (!row_finite(oi, Ev)) weighted_exact(oi, v, ldv, row, jrow, Ev);
+    if (!row_finite(oi, Ev)) weighted_exact(oi, vj, ldv, row, n, Ev);
     scale_row(oi, Ev, rinv);
     if (w != 0) {
       const wi = w + <usize>(i * ldw) * 4;
-      if (jrow > 0) {
-        memory.copy(wi, row, <usize>jrow << 2);
-        scale_row(wi, jrow, rinv);
+      if (j0 > 0) memory.fill(wi, 0, <usize>j0 << 2);
+      if (n > 0) {
+        memory.copy(wi + (<usize>j0 << 2), row, <usize>n << 2);
+        scale_row(wi + (<usize>j0 << 2), n, rinv);
       }
       if (jrow < S) memory.fill(wi + (<usize>jrow << 2), 0, <usize>(S - jrow) << 2);
     }

@@ -37,11 +37,12 @@ export function gemv_packed_f32(c: usize, a: usize, pb: usize, bias: usize, K: i
  * elements between rows (head-major cache: hs = maxLength·D, ld = D; token-major [S, Hkv·D]: hs = D,
  * ld = Hkv·D). Every one of the S keys is attended: src/ passes the keys the row may see (one row of a
  * causal step sees the whole cache; a top-left causal row 0 sees key 0 only). A row whose
- * scores are all −Infinity gives zeros; NaN propagates. scratch: decode_scratch_bytes(S), 16-aligned.
+ * scores are all −Infinity gives zeros; NaN propagates. Window wl, wr as attention_f32 takes
+ * them (0: unbounded; the row is at position S − 1, so it sees keys j ≥ S − wl when wl > 0). scratch: decode_scratch_bytes(S), 16-aligned.
  */
 export function decode_attention_f32(
   o: usize, q: usize, k: usize, v: usize, hs: i32, ld: i32, scratch: usize,
-  H: i32, group: i32, S: i32, D: i32, scale: f32, softcap: f32, slopes: usize,
+  H: i32, group: i32, S: i32, D: i32, scale: f32, softcap: f32, slopes: usize, wl: i32, wr: i32,
 ): void {
   assert(H > 0 && group > 0 && H % group == 0 && S > 0 && D > 0, "decode_attention_f32: H, S, D must be >= 1 and group must divide H");
   assert((scratch & 15) == 0, "decode_attention_f32: scratch must be 16-byte aligned");
@@ -49,7 +50,7 @@ export function decode_attention_f32(
     const g = h / group;
     const kh = k + <usize>g * <usize>hs * 4, vh = v + <usize>g * <usize>hs * 4;
     const slope: f32 = slopes != 0 ? load<f32>(slopes + (<usize>h << 2)) : 0;
-    attention_direct(o + <usize>(h * D) * 4, D, 0, 0, q + <usize>(h * D) * 4, D, kh, ld, vh, ld, 0, 0, scratch, 1, S, D, D, scale, 0, softcap, slope);
+    attention_direct(o + <usize>(h * D) * 4, D, 0, 0, q + <usize>(h * D) * 4, D, kh, ld, vh, ld, 0, 0, scratch, 1, S, D, D, scale, 0, softcap, slope, wl, wr);
   }
 }
 

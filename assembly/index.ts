@@ -4,7 +4,7 @@ export { matmul_f32, matmul_scratch_bytes, add_bias_rows, packed_b_bytes, pack_b
 export { softmax_rows_f32, exp_f32, tanh_f32 } from "./softmax";
 export {
   attention_f32, attention_scratch_bytes, attention_pack_f32, attention_packed_bytes, attention_rows_f32,
-  attention_block_scratch_bytes, attention_block_rows, attention_direct_rows,
+  attention_block_scratch_bytes, attention_block_rows, attention_direct_rows, attention_sparse_scratch_bytes,
 } from "./attention";
 export { gemv_packed_f32, decode_attention_f32, decode_scratch_bytes, scatter_heads_f32 } from "./decode";
 export { gemm_packed_act_f32 } from "./matmul";

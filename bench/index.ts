@@ -21,6 +21,7 @@ import {
 import { mulberry32 } from "../src/random.js";
 import { detectFeatures, runtime } from "../src/wasm.js";
 import { transformerCases, transformerTargets } from "./cases-transformer.js";
+import { longCases, longTargets } from "./cases-long.js";
 import { COLD_E, COLD_H, COLD_L, COLD_TARGET_MS, type ColdStart, coldStart, fmtColdStart } from "./cold-start.js";
 import { type BenchCase, type BenchResult, type Impl, type Runner, type Target, parseArgs, refereeFailures, runBench } from "./harness.js";
 import { type MhaWeights, type Peer, type Tensor, loadPeers } from "./peers/index.js";
@@ -335,6 +336,8 @@ for (const [L, E, Hh] of mhaShapes) {
 cases.push(...transformerCases({ quick, ours, referee: (r) => referee(r), hasPeer: (n) => peer(n) !== undefined }));
 // Issue 19 (RoPE decode step, rolling cache, onnxruntime-web's GroupQueryAttention): bench/cases-rope.ts.
 cases.push(...await ropeCases({ quick, ours, referee, ort: peer("onnxruntime-web") !== undefined }));
+// Long sequences (issue 18): sliding windows, bench/cases-long.ts.
+cases.push(...longCases({ quick, tensor, ours, referee, tolOurs: TOL_OURS }));
 
 // ---- run ------------------------------------------------------------------------------------------------------
 
@@ -426,6 +429,7 @@ function summary(rs: BenchResult[], c: ColdStart | null): Target[] {
   }
   out.push(...transformerTargets(rs, load, quick));
   out.push(...ropeSummary(rs));
+  out.push(...longTargets(rs));
   if (c) {
     row(`cold start, import → init → new MultiHeadAttention (E=${COLD_E}, H=${COLD_H}) → loadWeights → first forward (L=${COLD_L}) ≤ ${COLD_TARGET_MS} ms`, fmtColdStart(c), c.ms <= COLD_TARGET_MS);
     row(".wasm sizes", Object.entries(c.sizes).map(([f, n]) => `${f} ${(n / 1024).toFixed(1)} KB`).join(", "), undefined);

@@ -84,9 +84,11 @@ export function referenceLayerNorm(x: Tensor, w: Tensor, b: Tensor, eps: number)
  * softmax(q·kᵀ/√D [causal, bottom-right: key j visible to query i iff j ≤ i + S − L])·v for
  * q [B, H, L, D], k/v [B, H, S, D]: output rows (b·H + h)·L + i for i in sampleRows(L), every head.
  * softcap: scores s → softcap·tanh(s/softcap); slopes [H]: head h's ALiBi bias −m_h·|i + S − L − j|
- * (as an additive mask over the checked rows, after the soft-cap).
+ * (as an additive mask over the checked rows, after the soft-cap). window [left, right] (−1: unbounded):
+ * key j visible to query i only if i + S − L − left ≤ j ≤ i + S − L + right. visible(i, j): any other pattern
+ * (a block-sparse layout), false = dropped.
  */
-export function referenceSdpa(q: Tensor, k: Tensor, v: Tensor, { causal, softcap, slopes }: { causal: boolean; softcap?: number; slopes?: Float32Array }): Reference {
+export function referenceSdpa(q: Tensor, k: Tensor, v: Tensor, { causal, softcap, slopes, window, visible }: { causal: boolean; softcap?: number; slopes?: Float32Array; window?: readonly [number, number]; visible?: (i: number, j: number) => boolean }): Reference {
   const [B, H, L, D] = q.shape as [number, number, number, number], S = k.shape[2]!;
   const qRows = sampleRows(L);
   const n = qRows.length;
@@ -95,6 +97,17 @@ export function referenceSdpa(q: Tensor, k: Tensor, v: Tensor, { causal, softcap
   if (causal) {
     const m = new Uint8Array(n * S);
     qRows.forEach((i, r) => { for (let j = 0; j <= Math.min(S - 1, i + S - L); j++) m[r * S + j] = 1; });
+    masks.push({ data: m, shape: [n, S], bool: true });
+  }
+  if (window) {
+    const [l, r] = window.map((x) => (x < 0 ? Infinity : x));
+    const m = new Uint8Array(n * S);
+    qRows.forEach((i, row) => { for (let j = Math.max(0, i + S - L - l); j <= Math.min(S - 1, i + S - L + r); j++) m[row * S + j] = 1; });
+    masks.push({ data: m, shape: [n, S], bool: true });
+  }
+  if (visible) {
+    const m = new Uint8Array(n * S);
+    qRows.forEach((i, row) => { for (let j = 0; j < S; j++) m[row * S + j] = visible(i, j) ? 1 : 0; });
     masks.push({ data: m, shape: [n, S], bool: true });
   }
   const checked: number[] = [], values = new Float64Array(B * H * n * D);

@@ -16,20 +16,24 @@ export interface Kernels {
   attention_scratch_bytes(L: number, S: number, E: number, Ev: number): number;
   attention_f32(o: number, ldo: number, w: number, ldw: number, q: number, ldq: number, k: number, ldk: number,
     v: number, ldv: number, masks: number, nmasks: number, scratch: number,
-    L: number, S: number, E: number, Ev: number, scale: number, causal: number, softcap: number, slope: number): void;
+    L: number, S: number, E: number, Ev: number, scale: number, causal: number, softcap: number, slope: number,
+    wl: number, wr: number): void;
   gemm_tile_rows(): number;
   attention_packed_bytes(S: number, E: number, Ev: number): number;
   attention_block_scratch_bytes(S: number, E: number, Ev: number): number;
   attention_block_rows(): number;
+  attention_sparse_scratch_bytes(S: number, E: number, Ev: number, b: number): number;
   attention_direct_rows(): number;
   attention_pack_f32(pk: number, k: number, ldk: number, v: number, ldv: number, S: number, E: number, Ev: number): void;
   attention_rows_f32(o: number, ldo: number, w: number, ldw: number, q: number, ldq: number, pk: number, v: number, ldv: number,
     masks: number, nmasks: number, scratch: number,
-    L: number, S: number, E: number, Ev: number, scale: number, causal: number, softcap: number, slope: number, r0: number, r1: number): void;
+    L: number, S: number, E: number, Ev: number, scale: number, causal: number, softcap: number, slope: number, r0: number, r1: number,
+    wl: number, wr: number): void;
   gemv_packed_f32(c: number, a: number, pb: number, bias: number, K: number, N: number): void;
   decode_scratch_bytes(S: number): number;
   decode_attention_f32(o: number, q: number, k: number, v: number, hs: number, ld: number, scratch: number,
-    H: number, group: number, S: number, D: number, scale: number, softcap: number, slopes: number): void;
+    H: number, group: number, S: number, D: number, scale: number, softcap: number, slopes: number,
+    wl: number, wr: number): void;
   scatter_heads_f32(dst: number, hs: number, src: number, lds: number, rows: number, heads: number, D: number): void;
   /** act: 0 none, 1 ReLU, 2 GELU (erf), 3 GELU (tanh) (assembly/activation.ts). */
   gemm_packed_act_f32(c: number, ldc: number, a: number, aRs: number, aCs: number, pb: number, bias: number, scratch: number,
@@ -51,4 +55,5 @@ export const KERNEL_NAMES: readonly (keyof Kernels)[] = [
   "attention_block_rows", "attention_direct_rows", "attention_pack_f32", "attention_rows_f32", "gemv_packed_f32", "decode_scratch_bytes", "decode_attention_f32", "scatter_heads_f32",
   "gemm_packed_act_f32", "activation_f32", "erf_f32", "layer_norm_f32",
   "add_f32", "add_layer_norm_f32", "rotary_f32",
+  "attention_sparse_scratch_bytes",
 ];

@@ -11,6 +11,8 @@ export { linear, type LinearOptions } from "./linear.js";
 export { applyRotary, type RotaryOptions } from "./rotary.js";
 export { scaledDotProductAttention } from "./sdpa.js";
 export type { SdpaOptions, SdpaResult } from "./sdpa.js";
+export type { AttentionWindow } from "./window.js";
+export { sparseLayout, type BlockSparse, type SparseLayoutOptions } from "./sparse-layout.js";
 export type { Tensor, Mask } from "./validate.js";
 export { attentionHeatmap, type ColormapName, type HeatmapOptions } from "./heatmap.js";
 export { MultiHeadAttention } from "./mha.js";

@@ -5,6 +5,7 @@
 import { type RotarySpec, checkRotaryConfig } from "./rotary.js";
 import { alibiSlopes, checkSlopes, checkSoftcap } from "./score-options.js";
 import { checkBool, checkInt, checkOptions, rangeError, typeError } from "./validate.js";
+import { type AttentionWindow, checkWindow } from "./window.js";
 
 export interface MultiHeadAttentionConfig {
   /** E: model width; query input and output width. */
@@ -33,6 +34,8 @@ export interface MultiHeadAttentionConfig {
    * (default 10000), `interleaved` pairs (2d, 2d + 1) instead of (d, d + dim/2) (default false). Self-attention only.
    */
   rotary?: { dim?: number; base?: number; interleaved?: boolean };
+  /** Sliding window [left, right] of every forward (as scaledDotProductAttention's `window`); default none. */
+  window?: AttentionWindow;
 }
 
 /** What the layer does to the scores inside the kernel (score-options.ts). */
@@ -43,6 +46,8 @@ export interface ScoreConfig {
   readonly slopes: Float32Array | null;
   /** Rotary embeddings of the query and key heads (before the scores), or null/absent: none. */
   readonly rotary?: RotarySpec | null;
+  /** Sliding window [left, right] (Infinity: unbounded side), or null: none. */
+  readonly window: readonly [number, number] | null;
 }
 
 /** The sizes of an attention layer, after checking. */
@@ -57,12 +62,12 @@ export interface AttentionDims {
   readonly bias: boolean;
 }
 
-const CONFIG_KEYS = ["embedDim", "numHeads", "numKVHeads", "kdim", "vdim", "bias", "seed", "softcap", "alibi", "alibiSlopes", "rotary"] as const;
+const CONFIG_KEYS = ["embedDim", "numHeads", "numKVHeads", "kdim", "vdim", "bias", "seed", "softcap", "alibi", "alibiSlopes", "rotary", "window"] as const;
 
 /**
  * Checks a MultiHeadAttentionConfig. `seed` is the one given, else a random 32-bit one.
- * @throws {TypeError} a non-object, non-number sizes or softcap, an unknown option, a non-boolean bias or alibi, non-Float32Array alibiSlopes, both alibi and alibiSlopes, a non-object rotary or bad types in it
- * @throws {RangeError} sizes < 1 or fractional, numHeads not dividing embedDim, numKVHeads not dividing numHeads, a softcap ≤ 0 or non-finite, alibiSlopes not of length numHeads or with a non-finite slope, rotary dim odd or > the head width, rotary base ≤ 0
+ * @throws {TypeError} a non-object, non-number sizes or softcap, an unknown option, a non-boolean bias or alibi, non-Float32Array alibiSlopes, both alibi and alibiSlopes, a non-object rotary or bad types in it, a window not an array of numbers
+ * @throws {RangeError} sizes < 1 or fractional, numHeads not dividing embedDim, numKVHeads not dividing numHeads, a softcap ≤ 0 or non-finite, alibiSlopes not of length numHeads or with a non-finite slope, rotary dim odd or > the head width, rotary base ≤ 0, a window not [left, right] of integers ≥ 0, −1 or Infinity
  */
 export function checkConfig(fn: string, config: unknown): { dims: AttentionDims; seed: number; scores: ScoreConfig } {
   if (typeof config !== "object" || config === null) throw typeError(fn, "config", "an object { embedDim, numHeads, … }", config);
@@ -86,7 +91,8 @@ export function checkConfig(fn: string, config: unknown): { dims: AttentionDims;
     ? Float32Array.from(checkSlopes(fn, "config.alibiSlopes", c.alibiSlopes, [H], `equal numHeads = ${H} (one slope per query head)`))
     : alibi ? alibiSlopes(H) : null;
   const rotary = checkRotaryConfig(fn, "config.rotary", c.rotary, Dh);
-  return { dims: { E, H, Hkv, Dh, Ekv: Hkv * Dh, kdim, vdim, bias }, seed, scores: { softcap, slopes, rotary } };
+  const window = checkWindow(fn, "config.window", c.window);
+  return { dims: { E, H, Hkv, Dh, Ekv: Hkv * Dh, kdim, vdim, bias }, seed, scores: { softcap, slopes, rotary, window } };
 }
 
 /** Whether PyTorch keeps one in_proj_weight [3E, E] for these sizes (kdim = vdim = E, no grouped K/V heads). */

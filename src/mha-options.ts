@@ -1,6 +1,7 @@
 // MultiHeadAttention.forward's options and result, and the head-averaging of its weights.
 import type { KVCache } from "./kv-cache.js";
 import type { Causal, Mask, Tensor } from "./validate.js";
+import type { AttentionWindow } from "./window.js";
 
 export interface MultiHeadAttentionOptions {
   /** [B, S] ([S] unbatched). Uint8Array: 1 = padding, ignored (PyTorch's meaning); Float32Array: added to the scores. */
@@ -25,6 +26,8 @@ export interface MultiHeadAttentionOptions {
   softcap?: number;
   /** With a `rotary` config: the position of each of the L new tokens (Int32Array [L]); default cache.length + i (i without a cache). */
   positions?: Int32Array;
+  /** Sliding window [left, right] for this call, as scaledDotProductAttention's (bottom-right aligned: with a cache, new token i at position cache.length + i sees positions p − left … p + right); default the config's. */
+  window?: AttentionWindow;
 }
 
 export interface MultiHeadAttentionResult {
@@ -32,7 +35,7 @@ export interface MultiHeadAttentionResult {
   weights?: Tensor;
 }
 
-export const FORWARD_KEYS = ["keyPaddingMask", "attnMask", "causal", "needWeights", "averageWeights", "cache", "out", "softcap", "positions"] as const;
+export const FORWARD_KEYS = ["keyPaddingMask", "attnMask", "causal", "needWeights", "averageWeights", "cache", "out", "softcap", "positions", "window"] as const;
 
 /** avg[b, :] = Σ_h w[b, h, :] / H */
 export function averageHeads(w: Float32Array, avg: Float32Array, B: number, H: number, n: number): void {

@@ -7,6 +7,7 @@ import { ADDITIVE, DROP_NONZERO, type MaskPlan, causalKind, planMask } from "./m
 import type { AttentionDims, ScoreConfig } from "./mha-config.js";
 import { checkPositions } from "./rotary.js";
 import { checkSoftcap } from "./score-options.js";
+import { type AttentionWindow, checkWindow } from "./window.js";
 import { type Causal, type Mask, checkBool, checkCausal, checkMask, fmtShape, rangeError, typeError } from "./validate.js";
 import type { KVCache } from "./kv-cache.js";
 
@@ -20,6 +21,7 @@ export interface AttentionOptions {
   cache?: KVCache;
   softcap?: number;
   positions?: Int32Array;
+  window?: AttentionWindow;
 }
 
 /** Where K and V come from: projected from the query input, from key/value inputs, or given already projected ([B, S, Ekv] each). */
@@ -40,13 +42,15 @@ export interface ForwardPlan {
   readonly softcap: number;
   /** The new tokens' explicit positions (a rotary layer's `positions` option), or null: cached + i. */
   readonly positions: Int32Array | null;
+  /** Sliding window [left, right] (Infinity: unbounded side), or null: none. */
+  readonly window: readonly [number, number] | null;
 }
 
 /**
  * Checks one forward of a layer with sizes `d`: the query's batch B and length L, the keys' length S
  * (key/value inputs or projected K/V; ignored for "self"), and the options.
- * @throws {TypeError} a non-boolean flag, masks of other data types, a non-number softcap, a foreign or disposed cache, a cache with key/value, key/value with a rotary config, positions without one or not an Int32Array
- * @throws {RangeError} a softcap ≤ 0 or non-finite, masks that don't fit, cache batch mismatch or overflow, positions not of length L
+ * @throws {TypeError} a non-boolean flag, masks of other data types, a non-number softcap, a window not an array of numbers, a foreign or disposed cache, a cache with key/value, key/value with a rotary config, positions without one or not an Int32Array
+ * @throws {RangeError} a softcap ≤ 0 or non-finite, a window side other than an integer ≥ 0, −1 or Infinity, masks that don't fit, cache batch mismatch or overflow, positions not of length L
  */
 export function planForward(fn: string, owner: object, d: AttentionDims, scores: ScoreConfig, B: number, L: number, unbatched: boolean,
   kv: KVSource, keyLength: number, o: AttentionOptions): ForwardPlan {
@@ -95,5 +99,6 @@ export function planForward(fn: string, owner: object, d: AttentionDims, scores:
   if (scores.rotary && kv !== "self") throw new TypeError(`${fn}: this layer has a rotary config, which is for self-attention; omit key and value`);
   if (!scores.rotary && o.positions !== undefined) throw new TypeError(`${fn}: options.positions is for a layer with a rotary config; this one has none`);
   const positions = o.positions === undefined ? null : checkPositions(fn, "options.positions", o.positions, L);
-  return { B, L, S, unbatched, kv, cache: cs, masks, causal, needWeights, averageWeights, softcap, positions };
+  const window = o.window === undefined ? scores.window : checkWindow(fn, "options.window", o.window);
+  return { B, L, S, unbatched, kv, cache: cs, masks, causal, needWeights, averageWeights, softcap, positions, window };
 }

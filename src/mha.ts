@@ -32,6 +32,7 @@ import {
   type Tensor, checkOptions, checkOut, checkTensor, fmtShape, product, rangeError, typeError,
 } from "./validate.js";
 import { type Runtime, runtime } from "./wasm.js";
+import { kernelWindow } from "./window.js";
 
 export type { MultiHeadAttentionConfig } from "./mha-config.js";
 export type { MultiHeadAttentionWeights } from "./mha-weights.js";
@@ -297,6 +298,7 @@ export class MultiHeadAttention {
    */
   #run(f: Frame, p: ForwardPlan, px: number, pkx: number, pvx: number, po: number, pw: number): void {
     const { B, L, S, causal, softcap, cache: cs } = p;
+    const win = kernelWindow(p.window, L, S);
     const { E, H, Hkv, Dh, Ekv } = this.#d;
     const rt = this.#rt, k = rt.kernels, W = this.#w;
     const slopes = this.#scores.slopes;
@@ -357,7 +359,7 @@ export class MultiHeadAttention {
     } else if (isDirect(p)) {
       // the keys row 0 sees: all, or key 0 only (top-left; then ALiBi's bias on the one key changes nothing)
       decode(rt, f, B, { o: pc, q: pq, k: pk, v: pv, hs: kvH, ld: kvLd, kvB }, H, group, causal === CAUSAL_TOP_LEFT ? 1 : S, Dh, scale,
-        softcap, slopes ? put(rt, f, slopes) : 0);
+        softcap, slopes ? put(rt, f, slopes) : 0, win);
     } else {
       const pm = writeMasks(rt, f, p.masks, [B, H]);
       const nm = p.masks.length;
@@ -374,7 +376,7 @@ export class MultiHeadAttention {
           });
         }
       }
-      attention(rt, f, heads, L, S, Dh, Dh, scale, causal, softcap);
+      attention(rt, f, heads, L, S, Dh, Dh, scale, causal, softcap, win);
     }
     // 3. output projection
     gemms(rt, f, [proj(po, pc, W.o, W.outBias, B * L)]);
@@ -407,5 +409,6 @@ export class MultiHeadAttention {
 
 /** One query row per (batch), no masks, no weights: every head in one decode_attention_f32 call. */
 function isDirect(p: ForwardPlan): boolean {
-  return p.L === 1 && p.S > 0 && p.masks.length === 0 && !p.needWeights;
+  // (a window under top-left causal takes the general path: the decode call's keys are then [0, 1), not the window's frame)
+  return p.L === 1 && p.S > 0 && p.masks.length === 0 && !p.needWeights && !(p.window !== null && p.causal === CAUSAL_TOP_LEFT);
 }

@@ -148,30 +148,47 @@ export interface Head {
 }
 
 /** Bytes attention() will allocate for these heads (for the up-front size check). */
-export function attentionBytes(rt: Runtime, heads: number, kvs: number, L: number, S: number, E: number, Ev: number): number {
+export function attentionBytes(rt: Runtime, heads: number, kvs: number, L: number, S: number, E: number, Ev: number, sparseBlock = 0): number {
   const k = rt.kernels;
   const work = 2 * heads * L * S * (E + Ev);
   const T = threadsFor(rt, work);
   if (L <= k.attention_direct_rows()) return T * (k.attention_scratch_bytes(L, S, E, Ev) + 64);
   const packed = align64(k.attention_packed_bytes(S, E, Ev));
-  return (T > 1 ? kvs : 1) * packed + T * (align64(k.attention_block_scratch_bytes(S, E, Ev)) + 64) + 8 * 64;
+  const block = sparseBlock > 0 ? k.attention_sparse_scratch_bytes(S, E, Ev, sparseBlock) : k.attention_block_scratch_bytes(S, E, Ev);
+  return (T > 1 ? kvs : 1) * packed + T * (align64(block) + 64) + 8 * 64;
+}
+
+/**
+ * A sliding window as the kernels take it: wl = left + 1, wr = right + 1, 0 for an unbounded side
+ * (query i at p = i + S − L sees keys p − left ≤ j ≤ p + right). NO_WINDOW: [0, 0].
+ */
+export type KernelWindow = readonly [wl: number, wr: number];
+export const NO_WINDOW: KernelWindow = [0, 0];
+
+/** Keys a query row attends to at most (for work estimates): S, or the window's width. */
+function rowKeys(S: number, causal: number, win: KernelWindow): number {
+  const [wl, wr] = win;
+  if (wl === 0 && wr === 0) return causal ? S / 2 : S;
+  return Math.min(causal ? S / 2 : S, (wl > 0 ? wl : S) + (wr > 0 ? wr - 1 : S));
 }
 
 /**
  * softmax(cap(Q·Kᵀ·scale) + ALiBi bias + masks)·V for every head, shared by the threads (whole row
- * blocks per task); softcap 0: none, a head's slope 0: no bias.
+ * blocks per task); softcap 0: none, a head's slope 0: no bias; win: a sliding window (NO_WINDOW: none);
+ * sparseBlock: the block size of a block-sparse layout among the heads' masks (0: none; sizes the scratch).
  */
 export function attention(rt: Runtime, f: Frame, heads: Head[], L: number, S: number, E: number, Ev: number, scale: number, causal: number,
-  softcap = 0): void {
+  softcap = 0, win: KernelWindow = NO_WINDOW, sparseBlock = 0): void {
   const k = rt.kernels;
-  const work = 2 * heads.length * L * S * (E + Ev) / (causal ? 2 : 1);
+  const [wl, wr] = win;
+  const work = 2 * heads.length * L * rowKeys(S, causal, win) * (E + Ev);
   if (L <= k.attention_direct_rows()) {
     const tasks = heads.map((h) => [h.o, h.ldo, h.w, h.ldw, h.q, h.ldq, h.k, h.ldk, h.v, h.ldv, h.masks, h.nmasks, 0, L, S, E, Ev, scale, causal,
-      softcap, h.slope]);
+      softcap, h.slope, wl, wr]);
     runJob(rt, f, "attention_f32", tasks, work, 12, k.attention_scratch_bytes(L, S, E, Ev));
     return;
   }
-  if (causal === 2 && L < S) {
+  if (causal === 2 && L < S && wl === 0 && wr === 0 && sparseBlock === 0) {
     // Top-left with L < S: no row sees a key j ≥ L, so attend over the first L keys (the same blocks,
     // tiles and bits) and never pack the rest; the weights' columns [L, S) are zeros.
     attention(rt, f, heads, L, L, E, Ev, scale, causal, softcap);
@@ -179,10 +196,11 @@ export function attention(rt: Runtime, f: Frame, heads: Head[], L: number, S: nu
     return;
   }
   const T = threadsFor(rt, work);
-  const packedBytes = k.attention_packed_bytes(S, E, Ev), blockBytes = k.attention_block_scratch_bytes(S, E, Ev);
+  const packedBytes = k.attention_packed_bytes(S, E, Ev);
+  const blockBytes = sparseBlock > 0 ? k.attention_sparse_scratch_bytes(S, E, Ev, sparseBlock) : k.attention_block_scratch_bytes(S, E, Ev);
   const BM = k.attention_block_rows();
   const rowTasks = (h: Head, pk: number, r0: number, r1: number): number[] =>
-    [h.o, h.ldo, h.w, h.ldw, h.q, h.ldq, pk, h.v, h.ldv, h.masks, h.nmasks, 0, L, S, E, Ev, scale, causal, softcap, h.slope, r0, r1];
+    [h.o, h.ldo, h.w, h.ldw, h.q, h.ldq, pk, h.v, h.ldv, h.masks, h.nmasks, 0, L, S, E, Ev, scale, causal, softcap, h.slope, r0, r1, wl, wr];
   if (T === 1) {
     // One thread: pack each K/V group once into one buffer, then its heads' rows.
     const pk = f.alloc(packedBytes), s = f.alloc(blockBytes);
@@ -215,12 +233,12 @@ export function attention(rt: Runtime, f: Frame, heads: Head[], L: number, S: nu
 
 /**
  * decode_attention_f32 over B rows of H heads, split by whole K/V groups. softcap 0: none; slopes: the
- * address of H f32 ALiBi slopes (one per head, the same for every row), 0: none.
+ * address of H f32 ALiBi slopes (one per head, the same for every row), 0: none; win: a sliding window.
  */
 export function decode(rt: Runtime, f: Frame, B: number, args: { o: number; q: number; k: number; v: number; hs: number; ld: number; kvB: number },
-  H: number, group: number, S: number, D: number, scale: number, softcap = 0, slopes = 0): void {
+  H: number, group: number, S: number, D: number, scale: number, softcap = 0, slopes = 0, win: KernelWindow = NO_WINDOW): void {
   const k = rt.kernels;
-  const work = 4 * B * H * S * D;
+  const work = 4 * B * H * rowKeys(S, 0, win) * D;
   const T = threadsFor(rt, work);
   const tasks: number[][] = [];
   for (let b = 0; b < B; b++) {
@@ -228,7 +246,7 @@ export function decode(rt: Runtime, f: Frame, B: number, args: { o: number; q: n
       const h0 = g0 * group;
       tasks.push([args.o + (b * H + h0) * D * 4, args.q + (b * H + h0) * D * 4, args.k + b * args.kvB + g0 * args.hs * 4,
         args.v + b * args.kvB + g0 * args.hs * 4, args.hs, args.ld, 0, (g1 - g0) * group, group, S, D, scale,
-        softcap, slopes === 0 ? 0 : slopes + h0 * 4]);
+        softcap, slopes === 0 ? 0 : slopes + h0 * 4, win[0], win[1]]);
     }
   }
   runJob(rt, f, "decode_attention_f32", tasks, work, 6, k.decode_scratch_bytes(S));

@@ -5,6 +5,9 @@ import { checkFits, put, withFrame } from "./call.js";
 import { type MaskPlan, causalKind, masksBytes, planMask, writeMasks } from "./masks.js";
 import { type Head, attention, attentionBytes } from "./parallel.js";
 import { checkSlopes, checkSoftcap } from "./score-options.js";
+import { projectKeys } from "./linformer.js";
+import { type BlockSparse, checkBlockSparse } from "./sparse-layout.js";
+import { type AttentionWindow, checkWindow, kernelWindow } from "./window.js";
 import {
   type Causal, type Mask, type Tensor, checkBool, checkCausal, checkFinite, checkMask, checkOptions, checkOut, checkTensor, fmtShape, product, rangeError, typeError,
 } from "./validate.js";
@@ -38,6 +41,29 @@ export interface SdpaOptions {
    * same for every B), or their product (each slice, row-major).
    */
   alibiSlopes?: Float32Array;
+  /**
+   * Sliding window [left, right] (FlashAttention's window_size): query i may see key j iff
+   * i + (S − L) − left ≤ j ≤ i + (S − L) + right, aligned bottom-right as the causal mask; −1 or
+   * Infinity leaves that side unbounded. It combines with every other mask (`causal: true,
+   * window: [w, -1]` is Mistral's sliding window). Only the key tiles a window reaches are computed:
+   * time ∝ L·(left + right + 1). Default: none.
+   */
+  window?: AttentionWindow;
+  /**
+   * Block-sparse attention: { blockSize: b, layout: { data: Uint8Array, shape: [..., ⌈L/b⌉, ⌈S/b⌉] } }
+   * (leading dims broadcast over the batch); 1 = compute the b×b block, 0 = skip it entirely (its keys
+   * are not visited). Combines with every mask inside the kept blocks. sparseLayout() builds the common
+   * layouts. Default none.
+   */
+  blockSparse?: BlockSparse;
+  /**
+   * Linformer: E [k, S]. Attention runs over E·K ([...batch, k, E]) instead of K: O(L·k) scores
+   * instead of O(L·S); weights are then [...batch, L, k]. Not with mask, causal, window, blockSparse
+   * or alibiSlopes (they address single keys; a TypeError). Default none.
+   */
+  keyProjection?: Tensor;
+  /** Linformer: F [k, S], for the values (F·V); default keyProjection (shared). Needs keyProjection. */
+  valueProjection?: Tensor;
   /** Also return the attention weights [...batch, L, S]. */
   returnWeights?: boolean;
   /** Write the output into this Float32Array (the output's element count) instead of a new one; it may be an input's data. */
@@ -49,18 +75,24 @@ export interface SdpaResult {
   weights?: Tensor;
 }
 
-const KEYS = ["mask", "causal", "scale", "returnWeights", "out", "softcap", "alibiSlopes"] as const;
+const KEYS = ["mask", "causal", "scale", "returnWeights", "out", "softcap", "alibiSlopes", "window", "blockSparse", "keyProjection", "valueProjection"] as const;
 
 /**
  * Scaled dot-product attention, f32: softmax(Q·Kᵀ·scale + mask)·V, optionally soft-capped and with ALiBi biases.
  * Masks combine (a score is kept only if every mask keeps it); a query row with nothing to attend to
  * gives zeros in output and weights.
- * @throws {TypeError} a non-tensor or non-Float32Array data or out, a mask of other data types, a non-boolean flag, a causal other than a boolean, "top-left" or "bottom-right", a non-number scale or softcap, non-Float32Array alibiSlopes, an unknown option
- * @throws {RangeError} data length ≠ shape product, out of another length, rank < 2, E/S/batch mismatch between query, key and value, a mask that does not broadcast, a non-finite scale, a softcap ≤ 0 or non-finite, alibiSlopes of another length or with a non-finite slope, too large for WASM memory
+ * @throws {TypeError} a non-tensor or non-Float32Array data or out, a mask of other data types, a non-boolean flag, a causal other than a boolean, "top-left" or "bottom-right", a non-number scale or softcap, non-Float32Array alibiSlopes, a window not an array of numbers, a blockSparse not { blockSize, layout } with Uint8Array layout data, a projection with mask, causal, window, blockSparse or alibiSlopes, valueProjection without keyProjection, an unknown option
+ * @throws {RangeError} data length ≠ shape product, out of another length, rank < 2, E/S/batch mismatch between query, key and value, a mask that does not broadcast, a non-finite scale, a softcap ≤ 0 or non-finite, alibiSlopes of another length or with a non-finite slope, a window not of length 2 or with a side other than an integer ≥ 0, −1 or Infinity, a blockSize < 1 or fractional, a layout whose shape is not [..., ⌈L/b⌉, ⌈S/b⌉] broadcastable to the batch, a projection not [k, S] or the two of different k, too large for WASM memory
  */
 export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, options?: SdpaOptions): SdpaResult {
   const fn = "scaledDotProductAttention";
   const o = checkOptions<SdpaOptions>(fn, options, KEYS);
+  if (o.keyProjection !== undefined || o.valueProjection !== undefined) {
+    // Linformer: the same attention over the projected keys and values
+    const p = projectKeys(fn, query, key, value, o as Record<string, unknown>);
+    const { keyProjection: _k, valueProjection: _v, ...rest } = o;
+    return scaledDotProductAttention(query, p.key, p.value, rest);
+  }
   const Q = checkTensor(fn, "query", query, 2, "[...batch, L, E]");
   const K = checkTensor(fn, "key", key, 2, "[...batch, S, E]");
   const V = checkTensor(fn, "value", value, 2, "[...batch, S, Ev]");
@@ -83,6 +115,8 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
   if (o.scale !== undefined && typeof o.scale !== "number") throw typeError(fn, "options.scale", "a number", o.scale);
   const scale = checkFinite(fn, "options.scale", o.scale, E > 0 ? 1 / Math.sqrt(E) : 1);
   const softcap = checkSoftcap(fn, "options.softcap", o.softcap, scale);
+  const win = kernelWindow(checkWindow(fn, "options.window", o.window), L, S);
+  const sparse = checkBlockSparse(fn, "options.blockSparse", o.blockSparse, batch, L, S);
   const nb = product(batch);
   const H = batch.length > 0 ? batch[batch.length - 1] : 1;
   const slopes = o.alibiSlopes === undefined ? null : checkSlopes(fn, "options.alibiSlopes", o.alibiSlopes, [1, H, nb],
@@ -96,8 +130,10 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
   const work = nb * L > 0 && S > 0 && (outLen > 0 || wLen > 0);
   const rt = work ? runtime(fn) : null;
   const plans: MaskPlan[] = mask ? [planMask(mask, target)] : [];
+  if (sparse) plans.push(sparse.plan);
+  const sparseBlock = sparse ? sparse.blockSize : 0;
   const Eq = Math.max(E, 1);   // E = 0: scores are all 0; run with E = 1 over zeros
-  const scratch = rt ? attentionBytes(rt, nb, nb, L, S, Eq, Ev) : 0;
+  const scratch = rt ? attentionBytes(rt, nb, nb, L, S, Eq, Ev, sparseBlock) : 0;
   // Refuse what cannot fit before allocating anything, here or in WASM memory.
   checkFits(fn, (Q.data.length + K.data.length + V.data.length + outLen + wLen + (E === 0 ? L + S : 0)) * 4
     + scratch + masksBytes(plans, nb) + 1024, "query, key, value, the result and scratch");
@@ -129,7 +165,7 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
         masks: pm === 0 ? 0 : pm + i * nm * 16, nmasks: nm, slope: slopeOf(i), kv: i,
       });
     }
-    attention(rt, f, heads, L, S, Eq, Ev, scale, causal, softcap);
+    attention(rt, f, heads, L, S, Eq, Ev, scale, causal, softcap, win, sparseBlock);
     if (output.length) output.set(rt.heap.f32(po, output.length));
     if (weights) weights.set(rt.heap.f32(pw, weights.length));
     return result();

@@ -58,6 +58,8 @@ export interface RefMask { data: ArrayLike<number>; shape: readonly number[]; bo
  * (one per flattened slice): the score gets −m·((i + S − L) − j) under a causal mask (the issue's
  * bottom-right-aligned distance, for either alignment: a row constant the softmax ignores), and
  * −m·|(i + S − L) − j| without one, after the soft-cap and before the masks.
+ * window [left, right] (−1 or Infinity: unbounded): key j is dropped unless
+ * i + S − L − left ≤ j ≤ i + S − L + right.
  * Rows with nothing to attend to are zeros. Returns output [nb, L, Ev] and weights [nb, L, S], and
  * mag [nb, L, Ev] = Σ_j w_ij·|v_j| (or Σ_j w_ij·vMag_j when the values' own magnitudes are given): the
  * size of what each output element is summed from. An output element can be much smaller than that
@@ -66,7 +68,7 @@ export interface RefMask { data: ArrayLike<number>; shape: readonly number[]; bo
  */
 export function refAttention(
   q: Arr, k: Arr, v: Arr, batch: readonly number[], L: number, S: number, E: number, Ev: number,
-  opts: { scale?: number; causal?: RefCausal; masks?: RefMask[]; vMag?: Arr; softcap?: number; alibiSlopes?: Arr } = {},
+  opts: { scale?: number; causal?: RefCausal; masks?: RefMask[]; vMag?: Arr; softcap?: number; alibiSlopes?: Arr; window?: readonly [number, number] } = {},
 ): { out: Float64Array; w: Float64Array; mag: Float64Array } {
   const nb = batch.reduce((a, b) => a * b, 1);
   const scale = opts.scale ?? 1 / Math.sqrt(E);
@@ -91,6 +93,10 @@ export function refAttention(
           if (m.bool) { if ((mv !== 0) === !!m.padding) x = -Infinity; } else x += mv;
         }
         if (opts.causal === "top-left" ? j > i : opts.causal && j > i + S - L) x = -Infinity;
+        if (opts.window) {
+          const [left, right] = opts.window.map((x) => (x === -1 ? Infinity : x));
+          if (j < i + S - L - left || j > i + S - L + right) x = -Infinity;
+        }
         s[j] = x;
       }
       const p = refSoftmax(s, S);

@@ -45,6 +45,8 @@ interface Case {
   range?: number;
   /** explicit data (compact), instead of random */
   q?: Float32Array; k?: Float32Array; v?: Float32Array;
+  /** sliding window as the kernel takes it: wl = left + 1, wr = right + 1 (0 = unbounded) */
+  wl?: number; wr?: number;
 }
 
 function caseName(c: Case): string {
@@ -56,6 +58,7 @@ function caseName(c: Case): string {
   if (c.weights === false) parts.push("no W");
   if (c.padO) parts.push(`ldo+${c.padO}`);
   if (c.padW) parts.push(`ldw=S+${c.padW}`);
+  if (c.wl || c.wr) parts.push(`window wl=${c.wl ?? 0} wr=${c.wr ?? 0}`);
   return parts.join(" ");
 }
 
@@ -111,12 +114,13 @@ function check(c: Case, seed: number): Result {
     kern.attention_f32(
       po.ptr + h * Ev * 4, ldo, pw?.ptr ?? 0, ldw,
       pq.ptr + h * E * 4, ldq, pk.ptr + h * E * 4, ldk, pv.ptr + h * Ev * 4, ldv,
-      pd?.ptr ?? 0, masks.length, ps.ptr, L, S, E, Ev, scale, c.causal ? 1 : 0, 0, 0,
+      pd?.ptr ?? 0, masks.length, ps.ptr, L, S, E, Ev, scale, c.causal ? 1 : 0, 0, 0, c.wl ?? 0, c.wr ?? 0,
     );
     g.check(what);
     g.untouchedOutside(po, L, Ev, ldo, h * Ev, what);
     if (pw) g.untouchedOutside(pw, L, S, ldw, 0, what);
-    const ref = refAttention(q, k, v, [], L, S, E, Ev, { scale, causal: c.causal, masks: masks.map((m) => m.dense) });
+    const window = c.wl || c.wr ? [c.wl ? c.wl - 1 : -1, c.wr ? c.wr - 1 : -1] as const : undefined;
+    const ref = refAttention(q, k, v, [], L, S, E, Ev, { scale, causal: c.causal, masks: masks.map((m) => m.dense), window });
     const o = g.gather(po, L, Ev, ldo, h * Ev);
     assertRowsClose(o, ref.out, Ev, 1e-5, `${what}: O`, ref.mag);
     const w = pw ? g.gather(pw, L, S, ldw) : null;
@@ -343,7 +347,7 @@ test("attention_f32 all H = 4 heads of [L, H·E] into one O [L, H·Ev]: each hea
       const ps = g.scratch(kern.attention_scratch_bytes(L, S, E, Ev));
       for (let h = 0; h < H; h++) {
         kern.attention_f32(po.ptr + h * Ev * 4, H * Ev, 0, 0, pq.ptr + h * E * 4, H * E, pk.ptr + h * E * 4, H * E,
-          pv.ptr + h * Ev * 4, H * Ev, 0, 0, ps.ptr, L, S, E, Ev, scale, 0, 0, 0);
+          pv.ptr + h * Ev * 4, H * Ev, 0, 0, ps.ptr, L, S, E, Ev, scale, 0, 0, 0, 0, 0);
         g.check(`head ${h}`);
         g.untouchedOutside(po, L, (h + 1) * Ev, H * Ev, 0, `after head ${h}: later heads untouched`);
       }
@@ -436,6 +440,17 @@ const SCRATCH_LS = [1, DIRECT_L, DIRECT_L + 1, BM, BM + 1];
 test(`attention_scratch_bytes is enough: the scratch guards above hold for L ∈ {${SCRATCH_LS}}, S ∈ {1, 8, 9}, E ∈ {1, 300}, Ev ∈ {1, 9}`, () => {
   for (const L of SCRATCH_LS) for (const S of [1, 8, 9]) for (const E of [1, 300]) for (const Ev of [1, 9]) {
     check({ L, S, E, Ev, causal: L % 2 === 1 }, L + S + E + Ev);
+  }
+});
+
+test(`attention_f32 window arguments (wl = left + 1, wr = right + 1; 0 unbounded) across BM = ${BM} rows and BN = ${BN} keys, heads in place, masks, no W`, () => {
+  let seed = 9000;
+  for (const [L, S] of [[1, 30], [2, BN + 9], [7, 7], [BM + 3, BN + 40], [2 * BM + 1, 2 * BN + 3], [BN + 1, 60]]) {
+    for (const [wl, wr] of [[1, 0], [1, 1], [0, 1], [5, 3], [BM + 2, 0], [BN + 1, 2], [S + L + 1, 0], [3, L + 4]]) {
+      check({ L, S, E: 9, Ev: 7, wl, wr, causal: seed % 2 === 0 }, seed++);
+    }
+    check({ L, S, E: 8, Ev: 5, wl: 6, wr: 0, H: 3, h: 1, padO: 2, padW: 3, masks: [{ kind: 2, bcast: "row" }] }, seed++);
+    check({ L, S, E: 8, Ev: 5, wl: 0, wr: 4, weights: false }, seed++);
   }
 });
 

@@ -87,11 +87,13 @@ test("gemv_packed_f32 gives the bits of the same row inside a batched product (t
 
 // ---- decode_attention_f32 ----------------------------------------------------------------------------------------
 
-interface AttnCase { H: number; Hkv: number; S: number; D: number; headMajor: boolean; spare?: number; scale?: number; range?: number }
+/** wl, wr: the window as the kernels take it (left + 1, right + 1; 0 = unbounded), the row at position S − 1. */
+interface AttnCase { H: number; Hkv: number; S: number; D: number; headMajor: boolean; spare?: number; scale?: number; range?: number; wl?: number; wr?: number }
 
 function checkAttn(c: AttnCase, seed: number): void {
   const { H, Hkv, S, D } = c;
-  const what = `decode_attention_f32 H=${H} Hkv=${Hkv} S=${S} D=${D} ${c.headMajor ? "head-major" : "token-major"}`;
+  const wl = c.wl ?? 0, wr = c.wr ?? 0;
+  const what = `decode_attention_f32 H=${H} Hkv=${Hkv} S=${S} D=${D} ${c.headMajor ? "head-major" : "token-major"}${wl || wr ? ` window wl=${wl} wr=${wr}` : ""}`;
   const rand = rng(seed);
   const r = c.range ?? 1;
   const group = H / Hkv, scale = c.scale ?? 1 / Math.sqrt(D);
@@ -112,13 +114,14 @@ function checkAttn(c: AttnCase, seed: number): void {
     const pq = g.input(q, "q"), pk = g.input(store(ks), "K"), pv = g.input(store(vs), "V");
     const po = g.output(H * D, "o");
     const ps = g.scratch(kern.decode_scratch_bytes(S));
-    kern.decode_attention_f32(po.ptr, pq.ptr, pk.ptr, pv.ptr, hs, ld, ps.ptr, H, group, S, D, scale, 0, 0);
+    kern.decode_attention_f32(po.ptr, pq.ptr, pk.ptr, pv.ptr, hs, ld, ps.ptr, H, group, S, D, scale, 0, 0, wl, wr);
     g.check(what);
     const got = g.f32(po).slice();
     const ref = new Float64Array(H * D), mag = new Float64Array(H * D);
     for (let h = 0; h < H; h++) {
       const kv = Math.floor(h / group);
-      const r = refAttention(q.subarray(h * D, (h + 1) * D), ks[kv], vs[kv], [], 1, S, D, D, { scale });
+      const window = wl || wr ? [wl ? wl - 1 : -1, wr ? wr - 1 : -1] as const : undefined;
+      const r = refAttention(q.subarray(h * D, (h + 1) * D), ks[kv], vs[kv], [], 1, S, D, D, { scale, window });
       ref.set(r.out, h * D);
       mag.set(r.mag, h * D);
     }
@@ -127,7 +130,7 @@ function checkAttn(c: AttnCase, seed: number): void {
     const pa = g.output(H * D, "attention_f32 o"), pas = g.scratch(kern.attention_scratch_bytes(1, S, D, D));
     for (let h = 0; h < H; h++) {
       const kv = Math.floor(h / group);
-      kern.attention_f32(pa.ptr + h * D * 4, H * D, 0, S, pq.ptr + h * D * 4, H * D, pk.ptr + kv * hs * 4, ld, pv.ptr + kv * hs * 4, ld, 0, 0, pas.ptr, 1, S, D, D, scale, 0, 0, 0);
+      kern.attention_f32(pa.ptr + h * D * 4, H * D, 0, S, pq.ptr + h * D * 4, H * D, pk.ptr + kv * hs * 4, ld, pv.ptr + kv * hs * 4, ld, 0, 0, pas.ptr, 1, S, D, D, scale, 0, 0, 0, wl, wr);
     }
     bitsEqual(got, g.f32(pa).slice(), `${what}: against attention_f32 L=1`);
   });
@@ -153,6 +156,13 @@ test("decode_attention_f32 large scores (range 8: the max subtraction matters), 
   checkAttn({ H: 2, Hkv: 1, S: 65, D: 17, headMajor: true, range: 8 }, 1);
   checkAttn({ H: 2, Hkv: 1, S: 65, D: 8, headMajor: true, scale: 1e-38 }, 2);
   checkAttn({ H: 2, Hkv: 1, S: 65, D: 8, headMajor: false, scale: 0 }, 3);
+});
+
+test("decode_attention_f32 sliding windows (wl = left + 1, wr = right + 1; 0 unbounded): only keys S − wl … S − 1, = attention_f32's bits", () => {
+  for (const [S, wl] of [[1, 1], [9, 1], [9, 4], [DECODE_ROWS + 7, 3], [2 * DECODE_ROWS + 44, DECODE_ROWS + 1], [50, 50], [50, 51], [50, 1000]]) {
+    checkAttn({ H: 4, Hkv: 2, S, D: 17, headMajor: true, spare: 2, wl, wr: S % 2 }, S * 7 + wl);
+    checkAttn({ H: 2, Hkv: 1, S, D: 8, headMajor: false, wl, wr: 3 }, S * 5 + wl);
+  }
 });
 
 // ---- scatter_heads_f32 -------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ test(`${BUILD}: a kernel called with bad dims ${DEBUG ? "throws an Error with th
     if (DEBUG) {
       assert.throws(() => rt.kernels.softmax_rows_f32(p, p + 2048, 0, 5),
         (e: Error) => /^abort: softmax_rows_f32: rows and cols must be >= 1 at assembly\/softmax\.ts:\d+:\d+$/.test(e.message));
-      assert.throws(() => rt.kernels.attention_f32(p, 1, 0, 1, p, 1, p, 1, p, 1, 0, 0, p + 8, 1, 1, 1, 1, 1, 0, 0, 0),
+      assert.throws(() => rt.kernels.attention_f32(p, 1, 0, 1, p, 1, p, 1, p, 1, 0, 0, p + 8, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0),
         (e: Error) => /^abort: attention_f32: scratch must be 16-byte aligned at assembly\/attention\.ts:\d+:\d+$/.test(e.message));
     } else {
       rt.kernels.softmax_rows_f32(p, p + 2048, 0, 5);   // rows = 0: nothing to do
@@ -36,7 +36,7 @@ test(`${BUILD}: a kernel called with bad dims ${DEBUG ? "throws an Error with th
       // one query over one key (L = S = E = Ev = 1): the weight is exactly 1, the output the value
       const f = new Float32Array(rt.heap.memory.buffer, p, 4);
       f.set([0.75, -1.5, 2.25]);   // q, k, v
-      rt.kernels.attention_f32(p + 12, 1, 0, 1, p, 1, p + 4, 1, p + 8, 1, 0, 0, p + 1024 + 8, 1, 1, 1, 1, 1, 0, 0, 0);
+      rt.kernels.attention_f32(p + 12, 1, 0, 1, p, 1, p + 4, 1, p + 8, 1, 0, 0, p + 1024 + 8, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0);
       assert.equal(Array.from(new Float32Array(rt.heap.memory.buffer, p, 4)), [0.75, -1.5, 2.25, 2.25], "o = v with scratch at an 8-byte offset");
     }
   } finally {

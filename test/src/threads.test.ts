@@ -46,10 +46,21 @@ function workload(seed: number): Float32Array[] {
   const mask = { data: randBytes(r, L * S), shape: [L, S] };
   res = scaledDotProductAttention(q, k, v, { mask, returnWeights: true });
   out.push(res.output.data, res.weights!.data);
+  // Linformer: the projections (matmul) and attention over the projected keys
+  out.push(scaledDotProductAttention(q, k, v, { keyProjection: tensor(r, [37, S]) }).output.data);
   const add = { data: Float32Array.from({ length: L * S }, () => (r() < 0.2 ? -Infinity : r() - 0.5)), shape: [L, S] };
   out.push(scaledDotProductAttention(q, k, v, { mask: add, causal: true }).output.data);
   out.push(scaledDotProductAttention(tensor(r, [3, 2, 24]), k.shape[0] === 2 ? tensor(r, [3, S, 24]) : k, tensor(r, [3, S, 8])).output.data);
   out.push(scaledDotProductAttention(tensor(r, [5, 7, 3]), tensor(r, [5, 7, 3]), tensor(r, [5, 7, 5]), { causal: true }).output.data);
+  // sliding windows: each row block's tiles start at its window (and the direct path's key range)
+  res = scaledDotProductAttention(q, k, v, { causal: true, window: [BM + 3, -1], returnWeights: true });
+  out.push(res.output.data, res.weights!.data);
+  out.push(scaledDotProductAttention(q, k, v, { window: [7, 30], mask }).output.data);
+  out.push(scaledDotProductAttention(tensor(r, [4, 2, 24]), tensor(r, [4, S, 24]), tensor(r, [4, S, 8]), { window: [60, 0] }).output.data);
+  // a block-sparse layout (tiles from runs of kept blocks), per batch
+  const b = 16, R = Math.ceil(L / b), C = Math.ceil(S / b);
+  res = scaledDotProductAttention(q, k, v, { returnWeights: true, blockSparse: { blockSize: b, layout: { data: randBytes(r, 2 * R * C, 0.3), shape: [2, R, C] } } });
+  out.push(res.output.data, res.weights!.data);
   // matmul: folded, broadcast batches, transposes, one row, K across KC
   out.push(matmul(tensor(r, [3, 2 * MR + 1, KC + 3]), tensor(r, [KC + 3, 19])).data);
   out.push(matmul(tensor(r, [2, 1, 9, 13]), tensor(r, [3, 13, 21]), { transposeA: false }).data);
