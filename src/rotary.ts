@@ -7,6 +7,7 @@
 //   (≤ 6e-8), unlike angles formed in f32 (p · f32 frequency: errors ~ p · 2^-24 rad).
 //   interleaved false: pairs (d, d + dim/2) (GPT-NeoX, HuggingFace LLaMA); true: (2d, 2d + 1) (GPT-J,
 //   Meta's LLaMA). Channels ≥ dim are untouched (GPT-NeoX's rotary_pct).
+import { pow, sincos } from "./exact-math.js";
 import { checkFits, put, withFrame } from "./call.js";
 import type { Frame } from "./memory.js";
 import { pieces, runJob, threadsFor } from "./parallel.js";
@@ -79,15 +80,16 @@ export function checkPositions(fn: string, arg: string, v: unknown, L: number): 
 export function rotaryTable(spec: RotarySpec, rows: number, positions: Int32Array | null, offset: number): Float32Array {
   const { dim, base } = spec, half = dim / 2;
   const inv = new Float64Array(half);
-  for (let d = 0; d < half; d++) inv[d] = Math.pow(base, -2 * d / dim);
+  for (let d = 0; d < half; d++) inv[d] = pow(base, -2 * d / dim);
   const t = new Float32Array(rows * dim);
   for (let r = 0; r < rows; r++) {
     const p = positions ? positions[r] : offset + r;
     const o = r * dim;
     for (let d = 0; d < half; d++) {
       const a = p * inv[d];
-      t[o + d] = Math.cos(a);
-      t[o + half + d] = Math.sin(a);
+      const [c, sn] = sincos(a);
+      t[o + d] = c;
+      t[o + half + d] = sn;
     }
   }
   return t;

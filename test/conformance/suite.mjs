@@ -381,6 +381,25 @@ const CASES = [
       return { outputs: [y, full, ...steps], diff, tol: 1e-5 };
     } finally { enc.dispose(); dec.dispose(); }
   }],
+  ["rotary", (api) => {   // applyRotary at positions near 100 000 (both pair layouts, partial dim) against float64: its cos/sin tables are made from + − × ÷ only, the same bits everywhere
+    const r = mulberry32(14), L = 33, D = 64;
+    const x = uniform(r, L * D);
+    const positions = Int32Array.from({ length: L }, (_, i) => 99000 + 37 * i);
+    const a = api.applyRotary(tensor(x, [L, D]), { offset: 99000 }).data;
+    const b = api.applyRotary(tensor(x, [L, D]), { positions, dim: 32, base: 500000, interleaved: true }).data;
+    const ref = (pos, dim, base, inter) => {
+      const y = Float64Array.from(x);
+      for (let i = 0; i < L; i++) for (let d = 0; d < dim / 2; d++) {
+        const th = pos(i) * Math.pow(base, -2 * d / dim), c = Math.cos(th), s = Math.sin(th);
+        const j0 = i * D + (inter ? 2 * d : d), j1 = i * D + (inter ? 2 * d + 1 : d + dim / 2);
+        y[j0] = x[j0] * c - x[j1] * s;
+        y[j1] = x[j1] * c + x[j0] * s;
+      }
+      return y;
+    };
+    const diff = Math.max(rowDiff(a, ref((i) => 99000 + i, D, 10000, false), D), rowDiff(b, ref((i) => positions[i], 32, 500000, true), D));
+    return { outputs: [a, b], diff, tol: 1e-5 };
+  }],
   ["out_option", (api) => {   // options.out on every function: the same bits as a fresh result, written into the given array
     const r = mulberry32(12), M = 9, K = 21, N = 9, H = 2, L = 5, S = 19, E = 8, Em = 16;
     const a = uniform(r, M * K), b = uniform(r, K * N), x = uniform(r, 3 * 33, -5, 5);
