@@ -11,6 +11,7 @@ export { gemm_packed_act_f32 } from "./matmul";
 export { activation_f32, erf_f32 } from "./activation";
 export { layer_norm_f32 } from "./layernorm";
 export { add_f32, add_layer_norm_f32 } from "./residual";
+export { rotary_f32 } from "./rotary";
 
 /** First byte past the module's static data: where src/ may start its heap. */
 export function heap_base(): usize {

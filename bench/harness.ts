@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import os from 'node:os';
 import type { Reference } from './reference.js';
-import { fmtMs, machineInfo, renderMarkdown, renderTargets, writeResults } from './report.js';
+import { engineOf, fmtMs, machineInfo, renderMarkdown, renderTargets, writeResults } from './report.js';
 
 // ───────────────────────────── inputs ─────────────────────────────
 
@@ -148,6 +148,7 @@ export const USAGE = `usage: npm run bench -- [options] [filter words…]
   --save           write result files even with --quick
   --out DIR        results directory (default bench/results)
   --chart a,b      suites to chart (default: every suite with x values)
+  --browser        run in headless Chromium (bench/browser.ts; results in bench/results/browser)
   words            run cases whose suite or name contains any word (case-insensitive)`;
 
 /** Defaults for a full run, or for --quick. */
@@ -583,7 +584,7 @@ export async function runBench(cases: BenchCase[], options: Partial<BenchOptions
   const selected = selectCases(cases, opts.filter);
   const machine = machineInfo();
   log(`bench: ${selected.length}/${cases.length} cases · ${opts.rounds} rounds × ${opts.minTime} s · warm-up ${opts.warmup} s` +
-      `${opts.quick ? ' · quick' : ''} · ${machine.cpu} ×${machine.cores} · Node ${machine.node} · load ${machine.load1}`);
+      `${opts.quick ? ' · quick' : ''} · ${machine.cpu} ×${machine.cores} · ${engineOf(machine, false)} · load ${machine.load1}`);
   if (selected.length === 0) log(`bench: no case matches ${JSON.stringify(opts.filter)}`);
 
   const results: BenchResult[] = [];

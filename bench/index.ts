@@ -7,6 +7,7 @@
 //   npm run bench                      everything (a few minutes)
 //   npm run bench -- --quick           a short smoke run (CI)
 //   npm run bench -- mha decode        only cases whose suite or name contains a word
+//   npm run bench -- --browser …       the same in headless Chromium (bench/browser.ts)
 //
 // Ours runs in the default plain-SIMD build ("wasm-attention") and, where the engine validates relaxed
 // SIMD, also in the relaxed build ("wasm-attention relaxed"). Node 20 needs a V8 flag for that, so on
@@ -24,7 +25,11 @@ import { longCases, longTargets } from "./cases-long.js";
 import { COLD_E, COLD_H, COLD_L, COLD_TARGET_MS, type ColdStart, coldStart, fmtColdStart } from "./cold-start.js";
 import { type BenchCase, type BenchResult, type Impl, type Runner, type Target, parseArgs, refereeFailures, runBench } from "./harness.js";
 import { type MhaWeights, type Peer, type Tensor, loadPeers } from "./peers/index.js";
+import { ropeCases, ropeSummary } from "./cases-rope.js";
 import { referenceDecode, referenceLayerNorm, referenceLinear, referenceMatmul, referenceMha, referenceSdpa, referenceSoftmax } from "./reference.js";
+
+// `--browser`: the same run in headless Chromium (bench/browser.ts bundles this file into a page).
+if (process.argv.includes("--browser")) process.exit(await (await import("./browser.js")).runInBrowser(process.argv.slice(2)));
 
 const FLAG = "--experimental-wasm-relaxed-simd";
 if (!detectFeatures().relaxedSimd && !process.execArgv.includes(FLAG) && !process.env.WASM_ATTENTION_BENCH_CHILD) {
@@ -329,6 +334,8 @@ for (const [L, E, Hh] of mhaShapes) {
 
 // Transformer layers (issue 17): a BERT-base encoder layer against the peers, nn.Transformer's decode step with and without its cache.
 cases.push(...transformerCases({ quick, ours, referee: (r) => referee(r), hasPeer: (n) => peer(n) !== undefined }));
+// Issue 19 (RoPE decode step, rolling cache, onnxruntime-web's GroupQueryAttention): bench/cases-rope.ts.
+cases.push(...await ropeCases({ quick, ours, referee, ort: peer("onnxruntime-web") !== undefined }));
 // Long sequences (issue 18): sliding windows, bench/cases-long.ts.
 cases.push(...longCases({ quick, tensor, ours, referee, tolOurs: TOL_OURS }));
 
@@ -421,6 +428,7 @@ function summary(rs: BenchResult[], c: ColdStart | null): Target[] {
     if (typeof p === "number") row(`${r.name}: < 64 MiB beyond inputs and output`, `${p} MiB`, p < 64);
   }
   out.push(...transformerTargets(rs, load, quick));
+  out.push(...ropeSummary(rs));
   out.push(...longTargets(rs));
   if (c) {
     row(`cold start, import → init → new MultiHeadAttention (E=${COLD_E}, H=${COLD_H}) → loadWeights → first forward (L=${COLD_L}) ≤ ${COLD_TARGET_MS} ms`, fmtColdStart(c), c.ms <= COLD_TARGET_MS);

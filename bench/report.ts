@@ -28,6 +28,14 @@ export interface Machine {
   load1: number;
   /** 1-minute load average when the last case ended. */
   load1End?: number;
+  /** A run in a browser (npm run bench -- --browser): e.g. "Chromium 143.0.7499.4 (headless)"; v8 is its V8, node the Node that drove it. */
+  browser?: string;
+}
+
+/** "Chromium 143… (headless) (V8 …)" for a browser run, else "Node v20… (V8 …)". */
+export function engineOf(m: Machine, withV8 = true): string {
+  const v8 = withV8 ? ` (V8 ${m.v8})` : '';
+  return m.browser ? `${m.browser}${v8}` : `Node ${m.node}${v8}`;
 }
 
 export function machineInfo(): Machine {
@@ -42,6 +50,8 @@ export function machineInfo(): Machine {
     v8: process.versions.v8,
     date: new Date().toISOString(),
     load1: +(os.loadavg()[0] ?? 0).toFixed(2),
+    // bench/browser-process.ts's process.versions.chrome: the bench is running in a page.
+    ...(process.versions.chrome !== undefined && { browser: `Chromium ${process.versions.chrome} (headless)` }),
   };
 }
 
@@ -118,7 +128,7 @@ export function renderSuiteTable(results: BenchResult[]): string {
 export function machineLine(m: Machine, opts?: Pick<BenchOptions, 'rounds' | 'minTime' | 'quick'>): string {
   const run = opts ? ` · ${opts.rounds} rounds × ${opts.minTime} s per impl${opts.quick ? ' (quick)' : ''}` : '';
   const load = m.load1End !== undefined ? `${m.load1} at the start, ${m.load1End} at the end` : `${m.load1}`;
-  return `${m.cpu}, ${m.cores} cores · Node ${m.node} (V8 ${m.v8}) · ${m.date.slice(0, 10)} · load ${load} (1-min average)${run}`;
+  return `${m.cpu}, ${m.cores} cores · ${engineOf(m)} · ${m.date.slice(0, 10)} · load ${load} (1-min average)${run}`;
 }
 
 /** Every suite's table under a "### suite" heading, after a header naming machine, Node and date. */
@@ -207,7 +217,7 @@ export function writeResults(results: BenchResult[], opts: BenchOptions, machine
   const charts = chartedSuites(results, opts.chartSuites);
   if (charts.length) md += '\n' + charts.map((s) => `![${s}](${chartFile(s)})`).join('\n') + '\n';
   put('latest.md', md);
-  const subtitle = `${machine.cpu}, ${machine.cores} cores · Node ${machine.node} · ${day}`;
+  const subtitle = `${machine.cpu}, ${machine.cores} cores · ${engineOf(machine, false)} · ${day}`;
   for (const s of charts) put(chartFile(s), renderChart(results, s, { subtitle }));
   return written;
 }
@@ -246,10 +256,10 @@ export function renderReadmeTable(run: ResultsFile, file: string): string {
     ? `one thread each except the rows marked ×2 (ours on 2 threads)${names.has('onnxruntime-web ×2') ? ' and onnxruntime-web 2 threads' : ''}`
     : 'single thread';
   const lines = [
-    `Run of ${m.date.slice(0, 10)} on ${m.cpu}, ${m.cores} cores, Node ${m.node.replace(/^v/, '')}, ${threads}, host load ${load}${quick}`,
+    `Run of ${m.date.slice(0, 10)} on ${m.cpu}, ${m.cores} cores, ${m.browser ?? `Node ${m.node.replace(/^v/, '')}`}, ${threads}, host load ${load}${quick}`,
     `([all results](${file.replace(/[^/]*$/, '')}latest.md), [JSON](${file})). Absolute times vary with the host and its load` +
       (withLoad ? ' (the last column: the 1-minute load average when the case was timed)' : ' (1-minute load average at the start of the run)') +
-      '; the ratios are interleaved in one process.',
+      `; the ratios are interleaved in one ${m.browser ? 'page' : 'process'}.`,
     '',
     `| case | wasm-attention | relaxed SIMD | ${peers.map(([, label]) => label).join(' | ')} |${withLoad ? ' load |' : ''}`,
     `| --- | ---: | ---: | ${peers.map(() => '---:').join(' | ')} |${withLoad ? ' ---: |' : ''}`,

@@ -44,6 +44,8 @@ export interface Kernels {
   add_f32(y: number, a: number, b: number, n: number): void;
   /** s = x + r (kept at sum unless 0), y = LayerNorm(s) per row (assembly/residual.ts). */
   add_layer_norm_f32(y: number, sum: number, x: number, r: number, weight: number, bias: number, rows: number, E: number, eps: number): void;
+  /** RoPE in place: rows × heads blocks (row stride ld, head stride hs), first dim channels; tab [rows, dim] (cos | sin halves). */
+  rotary_f32(x: number, ld: number, hs: number, rows: number, heads: number, dim: number, tab: number, interleaved: number): void;
 }
 
 /** The export names of Kernels, in one list (for the ABI test and for checking a loaded module). */
@@ -52,6 +54,6 @@ export const KERNEL_NAMES: readonly (keyof Kernels)[] = [
   "attention_scratch_bytes", "attention_f32", "gemm_tile_rows", "attention_packed_bytes", "attention_block_scratch_bytes",
   "attention_block_rows", "attention_direct_rows", "attention_pack_f32", "attention_rows_f32", "gemv_packed_f32", "decode_scratch_bytes", "decode_attention_f32", "scatter_heads_f32",
   "gemm_packed_act_f32", "activation_f32", "erf_f32", "layer_norm_f32",
-  "add_f32", "add_layer_norm_f32",
+  "add_f32", "add_layer_norm_f32", "rotary_f32",
   "attention_sparse_scratch_bytes",
 ];

@@ -8,6 +8,7 @@ export { softmax } from "./softmax.js";
 export type { SoftmaxOptions } from "./softmax.js";
 export { layerNorm, type LayerNormOptions } from "./layernorm.js";
 export { linear, type LinearOptions } from "./linear.js";
+export { applyRotary, type RotaryOptions } from "./rotary.js";
 export { scaledDotProductAttention } from "./sdpa.js";
 export type { SdpaOptions, SdpaResult } from "./sdpa.js";
 export type { AttentionWindow } from "./window.js";

@@ -2,6 +2,7 @@
 // and its caches derive from.
 //   E = embedDim, H = numHeads, Hkv = numKVHeads, Dh = E / H (head width), Ekv = Hkv · Dh,
 //   kdim/vdim the key/value input widths.
+import { type RotarySpec, checkRotaryConfig } from "./rotary.js";
 import { alibiSlopes, checkSlopes, checkSoftcap } from "./score-options.js";
 import { checkBool, checkInt, checkOptions, rangeError, typeError } from "./validate.js";
 import { type AttentionWindow, checkWindow } from "./window.js";
@@ -27,6 +28,12 @@ export interface MultiHeadAttentionConfig {
   alibi?: boolean;
   /** ALiBi with these slopes, one per query head [H]; instead of `alibi: true`. */
   alibiSlopes?: Float32Array;
+  /**
+   * Rotary position embeddings (RoPE) on every query and key head after the projections (before
+   * caching): `dim` channels of each head (even, ≤ embedDim / numHeads; default all), frequency `base`
+   * (default 10000), `interleaved` pairs (2d, 2d + 1) instead of (d, d + dim/2) (default false). Self-attention only.
+   */
+  rotary?: { dim?: number; base?: number; interleaved?: boolean };
   /** Sliding window [left, right] of every forward (as scaledDotProductAttention's `window`); default none. */
   window?: AttentionWindow;
 }
@@ -37,6 +44,8 @@ export interface ScoreConfig {
   readonly softcap: number;
   /** One ALiBi slope per query head, or null: none. */
   readonly slopes: Float32Array | null;
+  /** Rotary embeddings of the query and key heads (before the scores), or null/absent: none. */
+  readonly rotary?: RotarySpec | null;
   /** Sliding window [left, right] (Infinity: unbounded side), or null: none. */
   readonly window: readonly [number, number] | null;
 }
@@ -53,12 +62,12 @@ export interface AttentionDims {
   readonly bias: boolean;
 }
 
-const CONFIG_KEYS = ["embedDim", "numHeads", "numKVHeads", "kdim", "vdim", "bias", "seed", "softcap", "alibi", "alibiSlopes", "window"] as const;
+const CONFIG_KEYS = ["embedDim", "numHeads", "numKVHeads", "kdim", "vdim", "bias", "seed", "softcap", "alibi", "alibiSlopes", "rotary", "window"] as const;
 
 /**
  * Checks a MultiHeadAttentionConfig. `seed` is the one given, else a random 32-bit one.
- * @throws {TypeError} a non-object, non-number sizes or softcap, an unknown option, a non-boolean bias or alibi, non-Float32Array alibiSlopes, both alibi and alibiSlopes, a window not an array of numbers
- * @throws {RangeError} sizes < 1 or fractional, numHeads not dividing embedDim, numKVHeads not dividing numHeads, a softcap ≤ 0 or non-finite, alibiSlopes not of length numHeads or with a non-finite slope, a window not [left, right] of integers ≥ 0, −1 or Infinity
+ * @throws {TypeError} a non-object, non-number sizes or softcap, an unknown option, a non-boolean bias or alibi, non-Float32Array alibiSlopes, both alibi and alibiSlopes, a non-object rotary or bad types in it, a window not an array of numbers
+ * @throws {RangeError} sizes < 1 or fractional, numHeads not dividing embedDim, numKVHeads not dividing numHeads, a softcap ≤ 0 or non-finite, alibiSlopes not of length numHeads or with a non-finite slope, rotary dim odd or > the head width, rotary base ≤ 0, a window not [left, right] of integers ≥ 0, −1 or Infinity
  */
 export function checkConfig(fn: string, config: unknown): { dims: AttentionDims; seed: number; scores: ScoreConfig } {
   if (typeof config !== "object" || config === null) throw typeError(fn, "config", "an object { embedDim, numHeads, … }", config);
@@ -81,8 +90,9 @@ export function checkConfig(fn: string, config: unknown): { dims: AttentionDims;
   const slopes = c.alibiSlopes !== undefined
     ? Float32Array.from(checkSlopes(fn, "config.alibiSlopes", c.alibiSlopes, [H], `equal numHeads = ${H} (one slope per query head)`))
     : alibi ? alibiSlopes(H) : null;
+  const rotary = checkRotaryConfig(fn, "config.rotary", c.rotary, Dh);
   const window = checkWindow(fn, "config.window", c.window);
-  return { dims: { E, H, Hkv, Dh, Ekv: Hkv * Dh, kdim, vdim, bias }, seed, scores: { softcap, slopes, window } };
+  return { dims: { E, H, Hkv, Dh, Ekv: Hkv * Dh, kdim, vdim, bias }, seed, scores: { softcap, slopes, rotary, window } };
 }
 
 /** Whether PyTorch keeps one in_proj_weight [3E, E] for these sizes (kdim = vdim = E, no grouped K/V heads). */

@@ -2,9 +2,10 @@
 // before anything touches WASM memory. MultiHeadAttention.forward plans then runs; the Transformer
 // layers (transformer-layer.ts) plan each attention block of a layer first, so a bad mask is refused
 // before the layer computes anything.
-import { type CacheState, cacheState, isKVCache } from "./kv-cache.js";
+import { type CacheState, cacheKeys, cacheState, isKVCache, windowMask } from "./kv-cache.js";
 import { ADDITIVE, DROP_NONZERO, type MaskPlan, causalKind, planMask } from "./masks.js";
 import type { AttentionDims, ScoreConfig } from "./mha-config.js";
+import { checkPositions } from "./rotary.js";
 import { checkSoftcap } from "./score-options.js";
 import { type AttentionWindow, checkWindow } from "./window.js";
 import { type Causal, type Mask, checkBool, checkCausal, checkMask, fmtShape, rangeError, typeError } from "./validate.js";
@@ -19,6 +20,7 @@ export interface AttentionOptions {
   averageWeights?: boolean;
   cache?: KVCache;
   softcap?: number;
+  positions?: Int32Array;
   window?: AttentionWindow;
 }
 
@@ -38,6 +40,8 @@ export interface ForwardPlan {
   readonly needWeights: boolean;
   readonly averageWeights: boolean;
   readonly softcap: number;
+  /** The new tokens' explicit positions (a rotary layer's `positions` option), or null: cached + i. */
+  readonly positions: Int32Array | null;
   /** Sliding window [left, right] (Infinity: unbounded side), or null: none. */
   readonly window: readonly [number, number] | null;
 }
@@ -45,8 +49,8 @@ export interface ForwardPlan {
 /**
  * Checks one forward of a layer with sizes `d`: the query's batch B and length L, the keys' length S
  * (key/value inputs or projected K/V; ignored for "self"), and the options.
- * @throws {TypeError} a non-boolean flag, masks of other data types, a non-number softcap, a window not an array of numbers, a foreign or disposed cache, a cache with key/value
- * @throws {RangeError} a softcap ≤ 0 or non-finite, a window side other than an integer ≥ 0, −1 or Infinity, masks that don't fit, cache batch mismatch or overflow
+ * @throws {TypeError} a non-boolean flag, masks of other data types, a non-number softcap, a window not an array of numbers or with a rolling cache, a foreign or disposed cache, a cache with key/value, key/value with a rotary config, positions without one or not an Int32Array
+ * @throws {RangeError} a softcap ≤ 0 or non-finite, a window side other than an integer ≥ 0, −1 or Infinity, masks that don't fit, cache batch mismatch or overflow, positions not of length L
  */
 export function planForward(fn: string, owner: object, d: AttentionDims, scores: ScoreConfig, B: number, L: number, unbatched: boolean,
   kv: KVSource, keyLength: number, o: AttentionOptions): ForwardPlan {
@@ -62,11 +66,15 @@ export function planForward(fn: string, owner: object, d: AttentionDims, scores:
     if (cs.filled + L > cs.maxLength) {
       throw rangeError(fn, "query length", `fit in the cache: ${cs.filled} cached + ${L} new ≤ maxLength = ${cs.maxLength}`, `${cs.filled + L} positions`);
     }
+    if (cs.window > 0 && L > cs.window) {
+      throw rangeError(fn, "query length", `be ≤ the rolling cache's window = ${cs.window} (split longer inputs into calls of at most window tokens)`, L);
+    }
   }
   if (kv === "self" && (kdim !== E || vdim !== E)) {
     throw new TypeError(`${fn}: self-attention (key and value omitted${cs ? ", as with a cache" : ""}) needs kdim = vdim = embedDim = ${E}; this instance has kdim = ${kdim}, vdim = ${vdim}: give key and value`);
   }
-  const S = kv !== "self" ? keyLength : cs ? cs.filled + L : L;
+  // With a rolling cache, the keys are those it holds for this call: the sinks, then recent positions.
+  const S = kv !== "self" ? keyLength : cs ? cacheKeys(cs, L) : L;
   const target = [B, H, L, S];
   const targetDims = unbatched ? "[H, L, S]" : "[B, H, L, S]";
   const masks: MaskPlan[] = [];
@@ -82,10 +90,18 @@ export function planForward(fn: string, owner: object, d: AttentionDims, scores:
     const m = checkMask(fn, "options.attnMask", o.attnMask, unbatched ? [H, L, S] : target, targetDims);
     masks.push(planMask(m, target));
   }
+  const wm = cs ? windowMask(cs, L) : null;
+  if (wm) masks.push(planMask({ data: wm, shape: [L, S] }, target));
   const causal = causalKind(checkCausal(fn, "options.causal", o.causal, cs !== null), cs !== null);
   const needWeights = checkBool(fn, "options.needWeights", o.needWeights, false);
   const softcap = o.softcap === undefined ? scores.softcap : checkSoftcap(fn, "options.softcap", o.softcap, 1 / Math.sqrt(Dh));
   const averageWeights = checkBool(fn, "options.averageWeights", o.averageWeights, true);
+  if (scores.rotary && kv !== "self") throw new TypeError(`${fn}: this layer has a rotary config, which is for self-attention; omit key and value`);
+  if (!scores.rotary && o.positions !== undefined) throw new TypeError(`${fn}: options.positions is for a layer with a rotary config; this one has none`);
+  const positions = o.positions === undefined ? null : checkPositions(fn, "options.positions", o.positions, L);
   const window = o.window === undefined ? scores.window : checkWindow(fn, "options.window", o.window);
-  return { B, L, S, unbatched, kv, cache: cs, masks, causal, needWeights, averageWeights, softcap, window };
+  if (window !== null && cs && cs.window > 0) {
+    throw new TypeError(`${fn}: a sliding window (${o.window === undefined ? "config.window" : "options.window"}) needs a plain cache: this cache is a rolling one (createCache's window), whose held keys are not consecutive positions; give window: [-1, -1] here, or use the rolling cache alone`);
+  }
+  return { B, L, S, unbatched, kv, cache: cs, masks, causal, needWeights, averageWeights, softcap, positions, window };
 }

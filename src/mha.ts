@@ -16,7 +16,7 @@
 // runs each projection as a GEMV (gemv_packed_f32) and every head's attention in one call
 // (decode_attention_f32); both give the bits of the general kernels.
 import { checkFits, put, withFrame } from "./call.js";
-import { type KVCache, advanceCache, newKVCache } from "./kv-cache.js";
+import { type KVCache, advanceCache, cacheAppendRow, cacheBlock, cacheRows, checkCacheOptions, newKVCache, rowMover } from "./kv-cache.js";
 import { CAUSAL_TOP_LEFT, masksBytes, writeMasks } from "./masks.js";
 import { Frame } from "./memory.js";
 import { type AttentionDims, type MultiHeadAttentionConfig, type ScoreConfig, checkConfig } from "./mha-config.js";
@@ -25,47 +25,18 @@ import {
 } from "./mha-weights.js";
 import { type PackedMatrix, projectScratchBytes } from "./packed.js";
 import { type Gemm, type Head, attention, attentionBytes, decode, gemms } from "./parallel.js";
+import { FORWARD_KEYS, type MultiHeadAttentionOptions, type MultiHeadAttentionResult, averageHeads } from "./mha-options.js";
 import { type AttentionOptions, type ForwardPlan, type KVSource, planForward } from "./mha-plan.js";
+import { rotaryTable, rotateBlocks } from "./rotary.js";
 import {
-  type Causal, type Mask, type Tensor, checkInt, checkOptions, checkOut, checkTensor, fmtShape, product, rangeError, typeError,
+  type Tensor, checkOptions, checkOut, checkTensor, fmtShape, product, rangeError, typeError,
 } from "./validate.js";
 import { type Runtime, runtime } from "./wasm.js";
-import { type AttentionWindow, kernelWindow } from "./window.js";
+import { kernelWindow } from "./window.js";
 
 export type { MultiHeadAttentionConfig } from "./mha-config.js";
 export type { MultiHeadAttentionWeights } from "./mha-weights.js";
-
-export interface MultiHeadAttentionOptions {
-  /** [B, S] ([S] unbatched). Uint8Array: 1 = padding, ignored (PyTorch's meaning); Float32Array: added to the scores. */
-  keyPaddingMask?: Mask;
-  /** Broadcastable to [B, H, L, S] ([H, L, S] unbatched), e.g. [L, S] or [B, 1, L, S]. Uint8Array: 1 = may attend; Float32Array: added. */
-  attnMask?: Mask;
-  /**
-   * Mask the future: "bottom-right" (or true: query i sees key j iff j ≤ i + S − L) or "top-left" (j ≤ i,
-   * PyTorch's is_causal). With a cache both mean j ≤ cache.length + i (a new token sees the past and
-   * itself). Default false; true with a cache.
-   */
-  causal?: Causal;
-  /** Also return the attention weights. Default false. */
-  needWeights?: boolean;
-  /** Average the weights over heads ([B, L, S]); false gives [B, H, L, S]. Default true. */
-  averageWeights?: boolean;
-  /** A KV cache from createCache(): the forward appends the new tokens' K/V and attends over all of it. */
-  cache?: KVCache;
-  /** Write the output into this Float32Array (B·L·E elements) instead of a new one; it may be an input's data. */
-  out?: Float32Array;
-  /** Logit soft-capping for this call (scores s → softcap·tanh(s/softcap)); default the config's. */
-  softcap?: number;
-  /** Sliding window [left, right] for this call, as scaledDotProductAttention's (bottom-right aligned: with a cache, new token i at position cache.length + i sees positions p − left … p + right); default the config's. */
-  window?: AttentionWindow;
-}
-
-export interface MultiHeadAttentionResult {
-  output: Tensor;
-  weights?: Tensor;
-}
-
-const FORWARD_KEYS = ["keyPaddingMask", "attnMask", "causal", "needWeights", "averageWeights", "cache", "out", "softcap", "window"] as const;
+export type { MultiHeadAttentionOptions, MultiHeadAttentionResult } from "./mha-options.js";
 
 /**
  * Not API (the package does not export it): a forward on WASM blocks, for the Transformer layers
@@ -83,8 +54,8 @@ export let internals: {
 
 /**
  * Multi-head attention with PyTorch nn.MultiheadAttention's weights and semantics (batch-first).
- * @throws {TypeError} non-number sizes or softcap, an unknown option, a non-boolean bias or alibi, non-Float32Array alibiSlopes, both alibi and alibiSlopes
- * @throws {RangeError} sizes < 1 or fractional, numHeads not dividing embedDim, numKVHeads not dividing numHeads, a softcap ≤ 0 or non-finite, alibiSlopes not [numHeads] or non-finite, too large for WASM memory
+ * @throws {TypeError} non-number sizes or softcap, an unknown option, a non-boolean bias or alibi, non-Float32Array alibiSlopes, both alibi and alibiSlopes, a non-object rotary or bad types in it
+ * @throws {RangeError} sizes < 1 or fractional, numHeads not dividing embedDim, numKVHeads not dividing numHeads, a softcap ≤ 0 or non-finite, alibiSlopes not [numHeads] or non-finite, rotary dim odd or > the head width, rotary base ≤ 0, too large for WASM memory
  */
 export class MultiHeadAttention {
   readonly #d: AttentionDims;
@@ -139,6 +110,8 @@ export class MultiHeadAttention {
   get softcap(): number | undefined { return this.#scores.softcap === 0 ? undefined : this.#scores.softcap; }
   /** The ALiBi slopes, one per head (a copy), or null: no ALiBi. */
   get alibiSlopes(): Float32Array | null { return this.#scores.slopes ? this.#scores.slopes.slice() : null; }
+  /** The rotary setting ({ dim, base, interleaved }, a copy), or null: no RoPE. */
+  get rotary(): { dim: number; base: number; interleaved: boolean } | null { return this.#scores.rotary ? { ...this.#scores.rotary } : null; }
 
   #live(fn: string): void {
     if (this.#disposed) throw new TypeError(`${fn}: this MultiHeadAttention was disposed; create a new one`);
@@ -194,19 +167,20 @@ export class MultiHeadAttention {
   }
 
   /**
-   * A KV cache for token-by-token generation: room for `maxLength` positions of `batch` sequences.
+   * A KV cache for token-by-token generation: room for `maxLength` positions of `batch` sequences; or,
+   * with `window`, a rolling cache that keeps the first `sinkTokens` positions and the last `window`
+   * (kv-cache.ts), counting positions up to maxLength (default unbounded).
    * Lives in WASM memory until its dispose() or this instance's dispose().
-   * @throws {TypeError} non-number sizes, an unknown option, use after dispose
-   * @throws {RangeError} sizes < 1, too large for WASM memory
+   * @throws {TypeError} non-number sizes, an unknown option, sinkTokens without window, sinkTokens with ALiBi, use after dispose
+   * @throws {RangeError} sizes < 1 (sinkTokens < 0), maxLength absent without window, too large for WASM memory
    */
-  createCache(options: { batch?: number; maxLength: number }): KVCache {
+  createCache(options: { batch?: number; maxLength?: number; window?: number; sinkTokens?: number }): KVCache {
     const fn = "MultiHeadAttention.createCache";
     this.#live(fn);
     if (typeof options !== "object" || options === null) throw typeError(fn, "options", "an object { batch, maxLength }", options);
-    const o = checkOptions<{ batch: number; maxLength: number }>(fn, options, ["batch", "maxLength"]);
-    const batch = checkInt(fn, "options.batch", o.batch, 1, 1);
-    const maxLength = checkInt(fn, "options.maxLength", o.maxLength, 1);
-    const bytes = batch * maxLength * this.#d.Ekv * 4;
+    const { batch, maxLength, window, sinks } = checkCacheOptions(fn, options, this.#scores.slopes !== null);
+    const rows = cacheRows(maxLength, window, sinks);
+    const bytes = batch * rows * this.#d.Ekv * 4;
     checkFits(fn, 2 * bytes, "the cache's keys and values");
     const heap = this.#rt.heap;
     const k = heap.alloc(bytes, fn);
@@ -223,7 +197,7 @@ export class MultiHeadAttention {
         heap.release(k);
         heap.release(v);
       }
-    });
+    }, window, sinks);
     caches.add(cache);
     return cache;
   }
@@ -239,8 +213,8 @@ export class MultiHeadAttention {
   /**
    * Attention over `key`/`value` (cross-attention), or over `query` itself when they are omitted
    * (self-attention). query [B, L, E] or unbatched [L, E]; key [B, S, kdim]; value [B, S, vdim].
-   * @throws {TypeError} non-tensors, non-Float32Array data or out, only one of key/value, a non-boolean flag, masks of other data types, a non-number softcap, an unknown option, a foreign or disposed cache, use after dispose
-   * @throws {RangeError} a softcap ≤ 0 or non-finite, out of another length, wrong widths, ranks or batch/length mismatches, masks that don't fit, cache overflow, too large for WASM memory
+   * @throws {TypeError} non-tensors, non-Float32Array data or out, only one of key/value, a non-boolean flag, masks of other data types, a non-number softcap, an unknown option, a foreign or disposed cache, use after dispose, key/value with a rotary config, positions without one or not an Int32Array
+   * @throws {RangeError} a softcap ≤ 0 or non-finite, out of another length, positions not of length L, wrong widths, ranks or batch/length mismatches, masks that don't fit, cache overflow, too large for WASM memory
    */
   forward(query: Tensor, key?: Tensor, value?: Tensor, options?: MultiHeadAttentionOptions): MultiHeadAttentionResult {
     const fn = "MultiHeadAttention.forward";
@@ -313,7 +287,7 @@ export class MultiHeadAttention {
     const gemmScratch = this.#gemmScratch * (rt.pool?.threads ?? 1);
     const direct = isDirect(p);
     const attnScratch = S > 0 && L > 0 ? (direct ? 64 * (k.decode_scratch_bytes(S) + 64) : attentionBytes(rt, B * H, B * Hkv, L, S, Dh, Dh)) : 0;
-    return (2 * B * L * E + 2 * B * Sx * Ekv + H) * 4 + gemmScratch + attnScratch + masksBytes(p.masks, B * H) + 4096;
+    return (2 * B * L * E + 2 * B * Sx * Ekv + H + (this.#scores.rotary ? L * this.#scores.rotary.dim : 0)) * 4 + gemmScratch + attnScratch + masksBytes(p.masks, B * H) + 4096;
   }
 
   /**
@@ -335,21 +309,36 @@ export class MultiHeadAttention {
     // 1. projections (Q, K and V in one job, shared by the threads)
     const pq = f.alloc(B * L * E * 4);
     const projections = [proj(pq, px, W.q, W.inBias, B * L)];
+    // RoPE on the projected query heads and the new key heads (at kr: [B, L, Ekv] rows; self-attention,
+    // the plan checked), row i at position p.positions[i], else (cached positions) + i.
+    const rotary = this.#scores.rotary;
+    const rotate = (kr: number): void => {
+      if (!rotary) return;
+      const tab = put(rt, f, rotaryTable(rotary, L, p.positions, cs ? cs.filled : 0));
+      rotateBlocks(rt, f, pq, B, L, E, H, Dh, rotary, tab);
+      rotateBlocks(rt, f, kr, B, L, Ekv, Hkv, Dh, rotary, tab);
+    };
     // K/V of batch b, head g, row j at pk + b·kvB + (g·kvH + j·kvLd)·4 (kvB bytes, kvH and kvLd elements)
     let pk: number, pv: number, kvB: number, kvH: number, kvLd: number;
     if (cs) {
-      // The cache is head-major [B, Hkv, maxLength, Dh]: each head's keys (and values) are one
-      // contiguous block. The new rows are projected token-major, then scattered into it.
-      const ml = cs.maxLength;
-      pk = cs.k; pv = cs.v; kvB = Hkv * ml * Dh * 4; kvH = ml * Dh; kvLd = Dh;
+      // The cache is head-major [B, Hkv, rows, Dh]: each head's keys (and values) are one
+      // contiguous block. The new rows are projected token-major, then scattered into it; the keys
+      // attended over are its rows [start, start + S) (kv-cache.ts; start 0 but for a rolling cache).
+      const ml = cs.rows;
+      kvB = Hkv * ml * Dh * 4; kvH = ml * Dh; kvLd = Dh;
+      const move = rowMover(rt.heap, cs, B * Hkv, Dh);
+      const row = cacheAppendRow(cs, L, move);
       const tk = f.alloc(2 * B * L * Ekv * 4), tv = tk + B * L * Ekv * 4;
       projections.push(proj(tk, px, W.k, bk, B * L), proj(tv, px, W.v, bv, B * L));
       gemms(rt, f, projections);
+      rotate(tk);
       for (let b = 0; b < B; b++) {
-        const at = b * kvB + cs.filled * Dh * 4;
-        k.scatter_heads_f32(pk + at, kvH, tk + b * L * Ekv * 4, Ekv, L, Hkv, Dh);
-        k.scatter_heads_f32(pv + at, kvH, tv + b * L * Ekv * 4, Ekv, L, Hkv, Dh);
+        const at = b * kvB + row * Dh * 4;
+        k.scatter_heads_f32(cs.k + at, kvH, tk + b * L * Ekv * 4, Ekv, L, Hkv, Dh);
+        k.scatter_heads_f32(cs.v + at, kvH, tv + b * L * Ekv * 4, Ekv, L, Hkv, Dh);
       }
+      const start = cacheBlock(cs, L, move);
+      pk = cs.k + start * Dh * 4; pv = cs.v + start * Dh * 4;
     } else if (p.kv === "projected") {
       kvB = S * Ekv * 4; kvH = Dh; kvLd = Ekv;
       pk = pkx; pv = pvx;
@@ -360,6 +349,7 @@ export class MultiHeadAttention {
       pv = f.alloc(Math.max(1, B * S * Ekv) * 4);
       if (S > 0) projections.push(proj(pk, pkx, W.k, bk, B * S), proj(pv, pvx, W.v, bv, B * S));
       gemms(rt, f, projections);
+      rotate(pk);
     }
     // 2. attention per (batch, head), heads addressed in place
     const pc = f.alloc(B * L * E * 4);
@@ -421,17 +411,4 @@ export class MultiHeadAttention {
 function isDirect(p: ForwardPlan): boolean {
   // (a window under top-left causal takes the general path: the decode call's keys are then [0, 1), not the window's frame)
   return p.L === 1 && p.S > 0 && p.masks.length === 0 && !p.needWeights && !(p.window !== null && p.causal === CAUSAL_TOP_LEFT);
-}
-
-
-/** avg[b, :] = Σ_h w[b, h, :] / H */
-function averageHeads(w: Float32Array, avg: Float32Array, B: number, H: number, n: number): void {
-  for (let b = 0; b < B; b++) {
-    const dst = avg.subarray(b * n, (b + 1) * n);
-    for (let h = 0; h < H; h++) {
-      const src = w.subarray((b * H + h) * n, (b * H + h + 1) * n);
-      for (let i = 0; i < n; i++) dst[i] += src[i];
-    }
-    for (let i = 0; i < n; i++) dst[i] /= H;
-  }
 }

@@ -2,6 +2,8 @@
 // Every kernel and public function is tested against these. Shapes: B batch, H heads, L query length,
 // S key length, E (Dk) query/key width, Ev (Dv) value width.
 
+import { type RefRotary, refRotary } from "./reference-rotary.js";
+
 export type Arr = ArrayLike<number>;
 
 /** C[M×N] = op(A)·op(B); A is [M,K] (or [K,M] when ta), B is [K,N] (or [N,K] when tb). */
@@ -133,14 +135,22 @@ const abs = (x: Arr | undefined): Float64Array | undefined => (x ? Float64Array.
  * its error is bounded by (see refAttention).
  * Masks broadcast over [B, H, L, S]; key padding [B, S] (1 = ignored) is given as a RefMask with
  * shape [B, 1, 1, S] and padding: true. softcap and alibiSlopes [H] (one per query head) as refAttention's.
+ * rotary: RoPE (test/reference-rotary.ts) on each query head (row i at qPos(i)) and key head (row j at
+ * kPos(j)) after the projections.
  */
 export function refMha(
   xq: Arr, xk: Arr, xv: Arr, B: number, L: number, S: number, E: number, H: number, Hkv: number, kdim: number, vdim: number,
-  w: RefMhaWeights, opts: { causal?: RefCausal; masks?: RefMask[]; softcap?: number; alibiSlopes?: Arr } = {},
+  w: RefMhaWeights,
+  opts: { causal?: RefCausal; masks?: RefMask[]; softcap?: number; alibiSlopes?: Arr; rotary?: RefRotary & { qPos: (i: number) => number; kPos: (j: number) => number } } = {},
 ): { out: Float64Array; w: Float64Array; mag: Float64Array } {
   const Dh = E / H, Ekv = Hkv * Dh;
-  const q = refLinear(xq, B * L, E, w.Wq, E, w.bq);
-  const k = refLinear(xk, B * S, kdim, w.Wk, Ekv, w.bk);
+  let q = refLinear(xq, B * L, E, w.Wq, E, w.bq);
+  let k = refLinear(xk, B * S, kdim, w.Wk, Ekv, w.bk);
+  const ro = opts.rotary;
+  if (ro) {
+    q = refRotary(q, B * L, H, Dh, (r) => ro.qPos(r % L), ro).y;
+    k = refRotary(k, B * S, Hkv, Dh, (r) => ro.kPos(r % S), ro).y;
+  }
   const v = refLinear(xv, B * S, vdim, w.Wv, Ekv, w.bv);
   const vm = refLinear(abs(xv)!, B * S, vdim, abs(w.Wv)!, Ekv, abs(w.bv));
   // Split heads into [B, H, L, Dh] / [B, H, S, Dh] (K/V head ⌊h / (H/Hkv)⌋ repeated).

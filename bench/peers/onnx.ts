@@ -41,6 +41,7 @@ message OperatorSetIdProto { optional string domain = 1; optional int64 version 
 const ModelProto = protobuf.parse(ONNX_PROTO_SUBSET).root.lookupType('onnx.ModelProto');
 
 const FLOAT = 1, INT64 = 7;                           // TensorProto.DataType
+export const INT32 = 6;
 const ATTR_FLOAT = 1, ATTR_INT = 2, ATTR_INTS = 7;   // AttributeProto.AttributeType
 
 /** Attribute values: an integer → INT, an integer array → INTS, { f } → FLOAT. */
@@ -55,9 +56,9 @@ export class Graph {
   private outputs: object[] = [];
   private n = 0;
 
-  /** Declare a float32 graph input of fixed shape; returns its name. */
-  input(name: string, dims: number[]): string {
-    this.inputs.push(valueInfo(name, dims));
+  /** Declare a graph input of fixed shape (float32, or elemType: INT32 for the int32 inputs of GroupQueryAttention); returns its name. */
+  input(name: string, dims: number[], elemType = FLOAT): string {
+    this.inputs.push(valueInfo(name, dims, elemType));
     return name;
   }
 
@@ -112,10 +113,10 @@ export class Graph {
   }
 }
 
-function valueInfo(name: string, dims?: number[]): object {
+function valueInfo(name: string, dims?: number[], elemType = FLOAT): object {
   const tensorType = dims
-    ? { elemType: FLOAT, shape: { dim: dims.map((d) => ({ dimValue: d })) } }
-    : { elemType: FLOAT };
+    ? { elemType, shape: { dim: dims.map((d) => ({ dimValue: d })) } }
+    : { elemType };
   return { name, type: { tensorType } };
 }
 

@@ -2,7 +2,8 @@
 // then run the conformance suite (test/conformance/) from that project in Node, Deno, Bun, Chromium
 // (embedded bytes; .wasm URLs) and workerd (the entry's imported Modules; Modules passed to init),
 // for every build in BUILDS, and compare every case's output bits with Node's; run examples/ in the
-// runtime each is for. Every check is counted.
+// runtime each is for; open the attention explorer and run `npm run bench -- --browser --quick` on one
+// case in headless Chromium (bench-browser.mjs). Every check is counted.
 // A runtime that cannot be found or started is a failed check, never a skip.
 // Usage: node test/runtimes/index.mjs   (scripts/test.mjs calls runRuntimes())
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -11,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { loadBuilds, wasmFile } from "./builds.mjs";
 import { chromiumPath, runChromium } from "./chromium.mjs";
 import { runExplorer } from "./explorer.mjs";
+import { runBenchBrowser } from "./bench-browser.mjs";
 import { makeConsumer, packChecks } from "./pack.mjs";
 import { Tally, findBinary, parseTagged, run, tail } from "./util.mjs";
 import { bundleWorker, withWorkerd } from "./workerd.mjs";
@@ -186,6 +188,8 @@ export async function runRuntimes({ root }) {
 
     // 2b. the attention explorer page (examples/attention-explorer/, from the repository's dist/)
     await timed("explorer", () => runExplorer({ root, tally }));
+    // 2c. the bench in a browser: `npm run bench -- --browser --quick` on one case (bench/browser.ts)
+    await timed("bench --browser", () => runBenchBrowser({ root, tally }));
 
     // 3. workerd: the suite with the .wasm imported as modules; the cloudflare-worker example
     if (bins.workerd) {

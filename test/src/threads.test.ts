@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import {
-  type Tensor, MultiHeadAttention, buildInfo, init, initSync, matmul, memoryStats, scaledDotProductAttention, softmax, terminate,
+  type Tensor, MultiHeadAttention, applyRotary, buildInfo, init, initSync, matmul, memoryStats, scaledDotProductAttention, softmax, terminate,
 } from "../../src/index.js";
 import { runJob, tuning } from "../../src/parallel.js";
 import { runtime } from "../../src/wasm.js";
@@ -32,7 +32,7 @@ test.after(async () => {
   await init({ build: BUILD });
 });
 
-/** The workload: odd sizes, sizes across BM row blocks and KC key tiles, masks, causal, weights, GQA, caches, decode. */
+/** The workload: odd sizes, sizes across BM row blocks and KC key tiles, masks, causal, weights, GQA, caches, decode, RoPE. */
 function workload(seed: number): Float32Array[] {
   const r = rng(seed);
   const out: Float32Array[] = [];
@@ -83,6 +83,18 @@ function workload(seed: number): Float32Array[] {
   out.push(m.mha.forward(tensor(r, [2, 5, 48]), undefined, undefined, { cache, causal: true }).output.data);
   cache.dispose();
   m.mha.dispose();
+  // RoPE: applyRotary (both layouts), a rotary layer's forward, its cache prefill and decode steps
+  out.push(applyRotary(tensor(r, [2, 3, BM + 1, 40]), { offset: 99_000 }).data);
+  out.push(applyRotary(tensor(r, [BM + 1, 40]), { dim: 34, interleaved: true }).data);
+  const rm = new MultiHeadAttention({ embedDim: 48, numHeads: 6, numKVHeads: 2, seed, rotary: { dim: 6 } });
+  out.push(rm.forward(tensor(r, [2, BM + 7, 48]), undefined, undefined, { causal: true }).output.data);
+  const rc = rm.createCache({ batch: 2, maxLength: 2 * BM });
+  out.push(rm.forward(tensor(r, [2, BM + 1, 48]), undefined, undefined, { cache: rc }).output.data);
+  for (let t = 0; t < 3; t++) out.push(rm.forward(tensor(r, [2, 1, 48]), undefined, undefined, { cache: rc }).output.data);
+  // a rolling cache (window mask on a multi-token call, moves of the held rows)
+  const roll = rm.createCache({ batch: 2, window: BM, sinkTokens: 3 });
+  for (let t = 0; t < 4; t++) out.push(rm.forward(tensor(r, [2, BM, 48]), undefined, undefined, { cache: roll }).output.data);
+  rm.dispose();
   return out;
 }
 
