@@ -26,7 +26,11 @@ export interface MultiHeadAttentionOptions {
   softcap?: number;
   /** With a `rotary` config: the position of each of the L new tokens (Int32Array [L]); default cache.length + i (i without a cache). */
   positions?: Int32Array;
-  /** Sliding window [left, right] for this call, as scaledDotProductAttention's (bottom-right aligned: with a cache, new token i at position cache.length + i sees positions p − left … p + right); default the config's. */
+  /**
+   * Sliding window [left, right] for this call, as scaledDotProductAttention's (bottom-right aligned: with a
+   * cache, new token i at position cache.length + i sees positions p − left … p + right); default the
+   * config's. Not with a rolling cache (createCache's window).
+   */
   window?: AttentionWindow;
 }
 

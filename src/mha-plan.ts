@@ -49,7 +49,7 @@ export interface ForwardPlan {
 /**
  * Checks one forward of a layer with sizes `d`: the query's batch B and length L, the keys' length S
  * (key/value inputs or projected K/V; ignored for "self"), and the options.
- * @throws {TypeError} a non-boolean flag, masks of other data types, a non-number softcap, a window not an array of numbers, a foreign or disposed cache, a cache with key/value, key/value with a rotary config, positions without one or not an Int32Array
+ * @throws {TypeError} a non-boolean flag, masks of other data types, a non-number softcap, a window not an array of numbers or with a rolling cache, a foreign or disposed cache, a cache with key/value, key/value with a rotary config, positions without one or not an Int32Array
  * @throws {RangeError} a softcap ≤ 0 or non-finite, a window side other than an integer ≥ 0, −1 or Infinity, masks that don't fit, cache batch mismatch or overflow, positions not of length L
  */
 export function planForward(fn: string, owner: object, d: AttentionDims, scores: ScoreConfig, B: number, L: number, unbatched: boolean,
@@ -100,5 +100,8 @@ export function planForward(fn: string, owner: object, d: AttentionDims, scores:
   if (!scores.rotary && o.positions !== undefined) throw new TypeError(`${fn}: options.positions is for a layer with a rotary config; this one has none`);
   const positions = o.positions === undefined ? null : checkPositions(fn, "options.positions", o.positions, L);
   const window = o.window === undefined ? scores.window : checkWindow(fn, "options.window", o.window);
+  if (window !== null && cs && cs.window > 0) {
+    throw new TypeError(`${fn}: a sliding window (${o.window === undefined ? "config.window" : "options.window"}) needs a plain cache: this cache is a rolling one (createCache's window), whose held keys are not consecutive positions; give window: [-1, -1] here, or use the rolling cache alone`);
+  }
   return { B, L, S, unbatched, kv, cache: cs, masks, causal, needWeights, averageWeights, softcap, positions, window };
 }

@@ -3,6 +3,7 @@
 //   softcap c: a scaled score s becomes c·tanh(s/c), before the ALiBi bias and the masks.
 //   ALiBi: head h's score for query position p and key j gets −m_h·|p − j| (under a causal mask every
 //   key a query sees has j ≤ p, so this is the paper's −m_h·(p − j)).
+import { pow } from "./exact-math.js";
 import { rangeError, typeError } from "./validate.js";
 
 /** f32's smallest normal number, 2^-126. */
@@ -39,7 +40,7 @@ export function checkSlopes(fn: string, arg: string, v: unknown, lengths: readon
  * then every other slope of 2P (h = 1, 3, 5, …) until there are H. Computed in float64, rounded to f32.
  */
 export function alibiSlopes(H: number): Float32Array {
-  const pow2 = (n: number): number[] => Array.from({ length: n }, (_, i) => 2 ** (-8 * (i + 1) / n));
+  const pow2 = (n: number): number[] => Array.from({ length: n }, (_, i) => pow(2, -8 * (i + 1) / n));   // exact-math: the same bits in every engine
   let P = 1;
   while (P * 2 <= H) P *= 2;
   const slopes = pow2(P);

@@ -91,6 +91,9 @@ test("MultiHeadAttention window: bad config.window and options.window are TypeEr
   const x = tensor(rng(24), [1, 5, 8]);
   throwsWith(() => m.mha.forward(x, undefined, undefined, { window: [1] as never }), RangeError, /options\.window\.length must be 2/, "forward [1]");
   throwsWith(() => m.mha.forward(x, undefined, undefined, { window: [0.5, 1] }), RangeError, /options\.window\[0\]/, "forward [0.5, 1]");
+  const rolling = m.mha.createCache({ window: 8 });
+  throwsWith(() => m.mha.forward(x, undefined, undefined, { cache: rolling, window: [2, 0] }), TypeError, /options\.window\) needs a plain cache: this cache is a rolling one/, "window with a rolling cache");
+  rolling.dispose();
   const ok = m.mha.forward(x, undefined, undefined, { window: [1, 1] });
   assert.is(ok.output.data.length, 40);
   m.mha.dispose();
