@@ -7,7 +7,7 @@
 // projection. blockSparse against refMha with the layout as an element mask.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { MultiHeadAttention, type MultiHeadAttentionOptions, init, sparseLayout, terminate } from "../../src/index.js";
+import { MultiHeadAttention, type MultiHeadAttentionOptions, init, sparseLayout, terminate, writeSafetensors } from "../../src/index.js";
 import { tuning } from "../../src/parallel.js";
 import { BM, KC } from "../constants.js";
 import { BUILD, assertRowsClose, randn, rng, throwsWith } from "../helpers.js";
@@ -148,6 +148,10 @@ test("Linformer state_dict: proj_k / proj_v [maxLength, k] (E, F transposed) rou
     other.loadStateDict(sd, { prefix: "attn." });
     const x = tensor(rand, [2, 8, 12]);
     bitsEqual(other.forward(x).output.data, m.mha.forward(x).output.data, `loaded state_dict (shareKV ${shareKV}): same bits`);
+    const file = new MultiHeadAttention({ embedDim: 12, numHeads: 3, numKVHeads: 1, projectedLength: k, maxLength: len, shareKV, seed: 98 });
+    file.loadStateDict(writeSafetensors(sd), { prefix: "attn." });
+    bitsEqual(file.forward(x).output.data, m.mha.forward(x).output.data, `loaded from safetensors bytes (shareKV ${shareKV}): same bits`);
+    file.dispose();
     if (!shareKV) {
       const { ["attn.proj_v"]: _, ...noV } = sd;
       throwsWith(() => other.loadStateDict(noV, { prefix: "attn." }), TypeError, /key "attn\.proj_v" \[9, 4\] is missing/, "missing proj_v");
