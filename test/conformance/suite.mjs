@@ -400,6 +400,31 @@ const CASES = [
     const diff = Math.max(rowDiff(a, ref((i) => 99000 + i, D, 10000, false), D), rowDiff(b, ref((i) => positions[i], 32, 500000, true), D));
     return { outputs: [a, b], diff, tol: 1e-5 };
   }],
+  ["softcap_alibi", (api) => {   // H=3 L=9 S=13 E=8: soft-capping at 2 (scores up to ~8, so the cap bends them) with ALiBi slopes under a causal mask, weights too, against float64
+    const r = mulberry32(15), H = 3, L = 9, S = 13, E = 8, cap = 2;
+    const q = uniform(r, H * L * E, -2, 2), k = uniform(r, H * S * E, -2, 2), v = uniform(r, H * S * E);
+    const slopes = Float32Array.from([0.5, 0.25, 0.125]);
+    const { output, weights } = api.scaledDotProductAttention(tensor(q, [H, L, E]), tensor(k, [H, S, E]), tensor(v, [H, S, E]),
+      { causal: true, softcap: cap, alibiSlopes: slopes, returnWeights: true });
+    const refO = new Float64Array(H * L * E), refW = new Float64Array(H * L * S), mag = new Float64Array(H * L * E);
+    for (let h = 0; h < H; h++) for (let i = 0; i < L; i++) {
+      const p = i + S - L, sc = new Float64Array(S).fill(-Infinity);
+      for (let j = 0; j <= p; j++) {
+        let d = 0;
+        for (let e = 0; e < E; e++) d += q[(h * L + i) * E + e] * k[(h * S + j) * E + e];
+        sc[j] = cap * Math.tanh(d / Math.sqrt(E) / cap) - slopes[h] * (p - j);
+      }
+      const w = refSoftmaxRow(sc);
+      for (let j = 0; j < S; j++) {
+        refW[(h * L + i) * S + j] = w[j];
+        for (let e = 0; e < E; e++) {
+          refO[(h * L + i) * E + e] += w[j] * v[(h * S + j) * E + e];
+          mag[(h * L + i) * E + e] += w[j] * Math.abs(v[(h * S + j) * E + e]);
+        }
+      }
+    }
+    return { outputs: [output.data, weights.data], diff: Math.max(rowDiff(output.data, refO, E, mag), rowDiff(weights.data, refW, S)), tol: 1e-5 };
+  }],
   ["out_option", (api) => {   // options.out on every function: the same bits as a fresh result, written into the given array
     const r = mulberry32(12), M = 9, K = 21, N = 9, H = 2, L = 5, S = 19, E = 8, Em = 16;
     const a = uniform(r, M * K), b = uniform(r, K * N), x = uniform(r, 3 * 33, -5, 5);
