@@ -149,7 +149,7 @@ test("Linformer state_dict: proj_k / proj_v [maxLength, k] (E, F transposed) rou
     const x = tensor(rand, [2, 8, 12]);
     bitsEqual(other.forward(x).output.data, m.mha.forward(x).output.data, `loaded state_dict (shareKV ${shareKV}): same bits`);
     const file = new MultiHeadAttention({ embedDim: 12, numHeads: 3, numKVHeads: 1, projectedLength: k, maxLength: len, shareKV, seed: 98 });
-    file.loadStateDict(writeSafetensors(sd), { prefix: "attn." });
+    file.loadStateDict(writeSafetensors(Object.fromEntries(Object.entries(sd).map(([n, t]) => [n, { data: t.data, shape: [...t.shape] }]))), { prefix: "attn." });
     bitsEqual(file.forward(x).output.data, m.mha.forward(x).output.data, `loaded from safetensors bytes (shareKV ${shareKV}): same bits`);
     file.dispose();
     if (!shareKV) {
