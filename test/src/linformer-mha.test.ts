@@ -303,6 +303,20 @@ test("MultiHeadAttention.forward({ blockSparse }) vs float64 (the layout as an e
   const ref = refForward(m, x, undefined, undefined, { attnMask: layoutMask(layout, L, L, b), needWeights: true, averageWeights: false });
   assertRowsClose(got.output.data, ref.out, 24, RTOL, "unbatched [H, R, C] layout: output", ref.mag);
   assertRowsClose(got.weights!.data, ref.w, L, RTOL, "unbatched: weights");
+  // with a plain cache: the layout indexes the call's S = cached + new keys (bottom-right causal)
+  {
+    const B = 2, P = 13, Ln = 6, T = P + Ln, b = 4;
+    const xa = tensor(rand, [B, T, 24]);
+    const rows = (a: number, z: number) => ({ data: Float32Array.from({ length: B * (z - a) * 24 }, (_, i) => xa.data[(Math.floor(i / ((z - a) * 24)) * T + a) * 24 + (i % ((z - a) * 24))]), shape: [B, z - a, 24] });
+    const cache = m.mha.createCache({ batch: B, maxLength: T });
+    m.mha.forward(rows(0, P), undefined, undefined, { cache });
+    const lay = { data: Uint8Array.from({ length: 2 * 5 }, (_, i) => (i === 1 || i === 7 ? 0 : 1)), shape: [2, 5] };
+    const got = m.mha.forward(rows(P, T), undefined, undefined, { cache, blockSparse: { blockSize: b, layout: lay }, needWeights: true, averageWeights: false });
+    const ref = refForward(m, rows(P, T), xa, xa, { causal: true, attnMask: layoutMask(lay, Ln, T, b), needWeights: true, averageWeights: false });
+    assertRowsClose(got.output.data, ref.out, 24, RTOL, "cache + blockSparse: output", ref.mag);
+    assertRowsClose(got.weights!.data, ref.w, T, RTOL, "cache + blockSparse: weights");
+    cache.dispose();
+  }
   // a layout keeping every block: the bits of no layout
   const all = { data: new Uint8Array(R * R).fill(1), shape: [R, R] };
   bitsEqual(m.mha.forward(x, undefined, undefined, { causal: true, blockSparse: { blockSize: b, layout: all } }).output.data,
