@@ -2,6 +2,7 @@
 // and its caches derive from.
 //   E = embedDim, H = numHeads, Hkv = numKVHeads, Dh = E / H (head width), Ekv = Hkv · Dh,
 //   kdim/vdim the key/value input widths.
+import { LINFORMER_CONFIG_KEYS, type LinformerSpec, checkLinformerConfig } from "./mha-linformer.js";
 import { type RotarySpec, checkRotaryConfig } from "./rotary.js";
 import { alibiSlopes, checkSlopes, checkSoftcap } from "./score-options.js";
 import { checkBool, checkInt, checkOptions, rangeError, typeError } from "./validate.js";
@@ -36,6 +37,16 @@ export interface MultiHeadAttentionConfig {
   rotary?: { dim?: number; base?: number; interleaved?: boolean };
   /** Sliding window [left, right] of every forward (as scaledDotProductAttention's `window`); default none. */
   window?: AttentionWindow;
+  /**
+   * Linformer: attend over k = projectedLength projected keys, E·K and F·V, instead of the S keys
+   * (E, F [k, maxLength]: weights keyProjection / valueProjection; inputs of S ≤ maxLength use their
+   * first S columns). Needs maxLength. Not with alibi, alibiSlopes, rotary or window. Default none.
+   */
+  projectedLength?: number;
+  /** Linformer's sequence length n: the longest key input, the projections' columns. Required with projectedLength. */
+  maxLength?: number;
+  /** Linformer: one projection E for keys and values (F = E; no valueProjection weight). Default false. */
+  shareKV?: boolean;
 }
 
 /** What the layer does to the scores inside the kernel (score-options.ts). */
@@ -60,13 +71,15 @@ export interface AttentionDims {
   readonly kdim: number;
   readonly vdim: number;
   readonly bias: boolean;
+  /** Linformer's projection sizes, or null/absent: none. */
+  readonly linformer?: LinformerSpec | null;
 }
 
-const CONFIG_KEYS = ["embedDim", "numHeads", "numKVHeads", "kdim", "vdim", "bias", "seed", "softcap", "alibi", "alibiSlopes", "rotary", "window"] as const;
+const CONFIG_KEYS = ["embedDim", "numHeads", "numKVHeads", "kdim", "vdim", "bias", "seed", "softcap", "alibi", "alibiSlopes", "rotary", "window", ...LINFORMER_CONFIG_KEYS] as const;
 
 /**
  * Checks a MultiHeadAttentionConfig. `seed` is the one given, else a random 32-bit one.
- * @throws {TypeError} a non-object, non-number sizes or softcap, an unknown option, a non-boolean bias or alibi, non-Float32Array alibiSlopes, both alibi and alibiSlopes, a non-object rotary or bad types in it, a window not an array of numbers
+ * @throws {TypeError} a non-object, non-number sizes or softcap, an unknown option, a non-boolean bias, alibi or shareKV, non-Float32Array alibiSlopes, both alibi and alibiSlopes, a non-object rotary or bad types in it, a window not an array of numbers, maxLength/shareKV without projectedLength or projectedLength without maxLength or with alibi, rotary or window
  * @throws {RangeError} sizes < 1 or fractional, numHeads not dividing embedDim, numKVHeads not dividing numHeads, a softcap ≤ 0 or non-finite, alibiSlopes not of length numHeads or with a non-finite slope, rotary dim odd or > the head width, rotary base ≤ 0, a window not [left, right] of integers ≥ 0, −1 or Infinity
  */
 export function checkConfig(fn: string, config: unknown): { dims: AttentionDims; seed: number; scores: ScoreConfig } {
@@ -92,7 +105,8 @@ export function checkConfig(fn: string, config: unknown): { dims: AttentionDims;
     : alibi ? alibiSlopes(H) : null;
   const rotary = checkRotaryConfig(fn, "config.rotary", c.rotary, Dh);
   const window = checkWindow(fn, "config.window", c.window);
-  return { dims: { E, H, Hkv, Dh, Ekv: Hkv * Dh, kdim, vdim, bias }, seed, scores: { softcap, slopes, rotary, window } };
+  const linformer = checkLinformerConfig(fn, c as Record<string, unknown>);
+  return { dims: { E, H, Hkv, Dh, Ekv: Hkv * Dh, kdim, vdim, bias, linformer }, seed, scores: { softcap, slopes, rotary, window } };
 }
 
 /** Whether PyTorch keeps one in_proj_weight [3E, E] for these sizes (kdim = vdim = E, no grouped K/V heads). */

@@ -2,6 +2,7 @@
 import type { KVCache } from "./kv-cache.js";
 import type { Causal, Mask, Tensor } from "./validate.js";
 import type { AttentionWindow } from "./window.js";
+import type { BlockSparse } from "./sparse-layout.js";
 
 export interface MultiHeadAttentionOptions {
   /** [B, S] ([S] unbatched). Uint8Array: 1 = padding, ignored (PyTorch's meaning); Float32Array: added to the scores. */
@@ -32,6 +33,12 @@ export interface MultiHeadAttentionOptions {
    * config's. Not with a rolling cache (createCache's window).
    */
   window?: AttentionWindow;
+  /**
+   * Block-sparse attention for this call, as scaledDotProductAttention's: { blockSize: b, layout } with
+   * layout { data: Uint8Array, shape: [..., ⌈L/b⌉, ⌈S/b⌉] } broadcast over [B, H] as attnMask is
+   * ([H, …] unbatched); 1 = compute the b×b block, 0 = skip it. Not with a rolling cache. Default none.
+   */
+  blockSparse?: BlockSparse;
 }
 
 export interface MultiHeadAttentionResult {
@@ -39,7 +46,7 @@ export interface MultiHeadAttentionResult {
   weights?: Tensor;
 }
 
-export const FORWARD_KEYS = ["keyPaddingMask", "attnMask", "causal", "needWeights", "averageWeights", "cache", "out", "softcap", "positions", "window"] as const;
+export const FORWARD_KEYS = ["keyPaddingMask", "attnMask", "causal", "needWeights", "averageWeights", "cache", "out", "softcap", "positions", "window", "blockSparse"] as const;
 
 /** avg[b, :] = Σ_h w[b, h, :] / H */
 export function averageHeads(w: Float32Array, avg: Float32Array, B: number, H: number, n: number): void {

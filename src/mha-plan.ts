@@ -5,6 +5,8 @@
 import { type CacheState, cacheKeys, cacheState, isKVCache, windowMask } from "./kv-cache.js";
 import { ADDITIVE, DROP_NONZERO, type MaskPlan, causalKind, planMask } from "./masks.js";
 import type { AttentionDims, ScoreConfig } from "./mha-config.js";
+import { checkLinformerForward } from "./mha-linformer.js";
+import { type BlockSparse, checkBlockSparse } from "./sparse-layout.js";
 import { checkPositions } from "./rotary.js";
 import { checkSoftcap } from "./score-options.js";
 import { type AttentionWindow, checkWindow } from "./window.js";
@@ -22,6 +24,7 @@ export interface AttentionOptions {
   softcap?: number;
   positions?: Int32Array;
   window?: AttentionWindow;
+  blockSparse?: BlockSparse;
 }
 
 /** Where K and V come from: projected from the query input, from key/value inputs, or given already projected ([B, S, Ekv] each). */
@@ -44,13 +47,17 @@ export interface ForwardPlan {
   readonly positions: Int32Array | null;
   /** Sliding window [left, right] (Infinity: unbounded side), or null: none. */
   readonly window: readonly [number, number] | null;
+  /** The block size of a block-sparse layout among `masks` (0: none). */
+  readonly sparseBlock: number;
+  /** K/V rows projected from the inputs: S, but with Linformer the input's length (S is then k). */
+  readonly sourceKeys: number;
 }
 
 /**
  * Checks one forward of a layer with sizes `d`: the query's batch B and length L, the keys' length S
  * (key/value inputs or projected K/V; ignored for "self"), and the options.
- * @throws {TypeError} a non-boolean flag, masks of other data types, a non-number softcap, a window not an array of numbers or with a rolling cache, a foreign or disposed cache, a cache with key/value, key/value with a rotary config, positions without one or not an Int32Array
- * @throws {RangeError} a softcap ≤ 0 or non-finite, a window side other than an integer ≥ 0, −1 or Infinity, masks that don't fit, cache batch mismatch or overflow, positions not of length L
+ * @throws {TypeError} a non-boolean flag, masks of other data types, a bad blockSparse (sparse-layout.ts) or one with a rolling cache, Linformer's refused options (mha-linformer.ts), a non-number softcap, a window not an array of numbers or with a rolling cache, a foreign or disposed cache, a cache with key/value, key/value with a rotary config, positions without one or not an Int32Array
+ * @throws {RangeError} a softcap ≤ 0 or non-finite, a layout not [..., ⌈L/b⌉, ⌈S/b⌉] broadcastable to [B, H], a Linformer key length > maxLength, a window side other than an integer ≥ 0, −1 or Infinity, masks that don't fit, cache batch mismatch or overflow, positions not of length L
  */
 export function planForward(fn: string, owner: object, d: AttentionDims, scores: ScoreConfig, B: number, L: number, unbatched: boolean,
   kv: KVSource, keyLength: number, o: AttentionOptions): ForwardPlan {
@@ -103,5 +110,13 @@ export function planForward(fn: string, owner: object, d: AttentionDims, scores:
   if (window !== null && cs && cs.window > 0) {
     throw new TypeError(`${fn}: a sliding window (${o.window === undefined ? "config.window" : "options.window"}) needs a plain cache: this cache is a rolling one (createCache's window), whose held keys are not consecutive positions; give window: [-1, -1] here, or use the rolling cache alone`);
   }
-  return { B, L, S, unbatched, kv, cache: cs, masks, causal, needWeights, averageWeights, softcap, positions, window };
+  const sparse = checkBlockSparse(fn, "options.blockSparse", o.blockSparse, [B, H], L, S);
+  if (sparse && cs && cs.window > 0) throw new TypeError(`${fn}: options.blockSparse needs a plain cache: this cache is a rolling one (createCache's window), whose held keys are not consecutive positions`);
+  if (sparse) masks.push(sparse.plan);
+  const lin = d.linformer;
+  if (lin) checkLinformerForward(fn, lin, S, o as Record<string, unknown>, window);
+  return {
+    B, L, S: lin ? lin.k : S, unbatched, kv, cache: cs, masks, causal, needWeights, averageWeights, softcap, positions, window,
+    sparseBlock: sparse ? sparse.blockSize : 0, sourceKeys: S,
+  };
 }

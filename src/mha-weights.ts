@@ -3,12 +3,16 @@
 //     in_proj_weight [3E, E]   q, k, v stacked by rows; only when kdim = vdim = E and Hkv = H (packedInProj)
 //     q_proj_weight [E, E], k_proj_weight [Ekv, kdim], v_proj_weight [Ekv, vdim]   otherwise
 //     in_proj_bias [E + 2·Ekv], out_proj.weight [E, E], out_proj.bias [E]   (biases only with bias: true)
+//     proj_k, proj_v [maxLength, k]   Linformer's E, F transposed (mha-linformer.ts); proj_v not with shareKV
 // - initialWeights: PyTorch's initialisation, from a seed;
 // - checkWeights: loadWeights' argument → the four matrices and two biases, or a TypeError/RangeError;
 // - ResidentWeights: the blocks they live in; storeWeights and stateDictOf move them in and out;
 // - weightsFromStateDict: a state_dict (safetensors bytes or tensors by name) → loadWeights' argument.
 import { withFrame } from "./call.js";
 import { type AttentionDims, packedInProj } from "./mha-config.js";
+import {
+  PROJECTION_KEYS, checkProjectionWeights, initialProjections, projectionFloats, projectionsFromStateDict, projectionsStateDict,
+} from "./mha-linformer.js";
 import { type PackedMatrix, packMatrix, packedBytes, unpackMatrix } from "./packed.js";
 import { mulberry32 } from "./random.js";
 import { readSafetensors } from "./safetensors.js";
@@ -31,12 +35,16 @@ export interface MultiHeadAttentionWeights {
   outProjWeight: Float32Array;
   /** [E] (required when bias is on) */
   outProjBias?: Float32Array;
+  /** Linformer's E [k, maxLength] (required with config.projectedLength). */
+  keyProjection?: Float32Array;
+  /** Linformer's F [k, maxLength] (required with config.projectedLength unless shareKV). */
+  valueProjection?: Float32Array;
 }
 
-const WEIGHT_KEYS = ["inProjWeight", "qProjWeight", "kProjWeight", "vProjWeight", "inProjBias", "outProjWeight", "outProjBias"] as const;
+const WEIGHT_KEYS = ["inProjWeight", "qProjWeight", "kProjWeight", "vProjWeight", "inProjBias", "outProjWeight", "outProjBias", "keyProjection", "valueProjection"] as const;
 
 /** PyTorch's state_dict names of nn.MultiheadAttention's parameters (after a prefix). */
-export const STATE_DICT_KEYS = ["in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"] as const;
+export const STATE_DICT_KEYS = ["in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias", ...PROJECTION_KEYS] as const;
 
 /** A full set of weights, checked: the q, k, v and output matrices ([out, in] row-major) and the biases (null without bias). */
 export interface CheckedWeights {
@@ -46,6 +54,9 @@ export interface CheckedWeights {
   o: Float32Array;
   inBias: Float32Array | null;
   outBias: Float32Array | null;
+  /** Linformer's E, F [k, maxLength] (null: none; f null when shared). */
+  e?: Float32Array | null;
+  f?: Float32Array | null;
 }
 
 /** Where a layer's weights live in WASM memory: four packed matrices, and the biases' byte addresses (0 without bias). */
@@ -58,6 +69,9 @@ export interface ResidentWeights {
   readonly inBias: number;
   /** [E] */
   readonly outBias: number;
+  /** Linformer's E and F [k, maxLength] row-major (f = e with shareKV; 0 without Linformer). */
+  readonly e: number;
+  readonly f: number;
 }
 
 function uniform(rand: () => number, n: number, bound: number): Float32Array {
@@ -69,7 +83,7 @@ function uniform(rand: () => number, n: number, bound: number): Float32Array {
 /**
  * PyTorch's initialisation, drawn from mulberry32(seed): Xavier-uniform input projections (one
  * [3E, E] matrix when packed, else q, k, v separately, in that order), then out_proj.weight as
- * nn.Linear (uniform ±1/√E); zero biases.
+ * nn.Linear (uniform ±1/√E); zero biases; then Linformer's E and F (uniform ±1/√k, mha-linformer.ts).
  */
 export function initialWeights(d: AttentionDims, seed: number): CheckedWeights {
   const rand = mulberry32(seed);
@@ -84,7 +98,8 @@ export function initialWeights(d: AttentionDims, seed: number): CheckedWeights {
     v = uniform(rand, Ekv * vdim, Math.sqrt(6 / (Ekv + vdim)));
   }
   const o = uniform(rand, E * E, 1 / Math.sqrt(E));
-  return { q, k, v, o, inBias: d.bias ? new Float32Array(E + 2 * Ekv) : null, outBias: d.bias ? new Float32Array(E) : null };
+  const p = d.linformer ? initialProjections(d.linformer, rand) : { e: null, f: null };
+  return { q, k, v, o, inBias: d.bias ? new Float32Array(E + 2 * Ekv) : null, outBias: d.bias ? new Float32Array(E) : null, ...p };
 }
 
 /**
@@ -129,13 +144,14 @@ export function checkWeights(fn: string, d: AttentionDims, weights: unknown): Ch
       if (w[n] !== undefined) throw new TypeError(`${fn}: weights.${n} given but this MultiHeadAttention has bias: false`);
     }
   }
-  return { q, k, v, o, inBias, outBias };
+  return { q, k, v, o, inBias, outBias, ...checkProjectionWeights(fn, d.linformer ?? null, w) };
 }
 
 /** Bytes of a layer's resident weights (four packed matrices and the biases). */
 export function residentWeightsBytes(d: AttentionDims): number {
   const { E, Ekv, kdim, vdim } = d;
-  return packedBytes(E, E) + packedBytes(Ekv, kdim) + packedBytes(Ekv, vdim) + packedBytes(E, E) + (d.bias ? (2 * E + 2 * Ekv) * 4 : 0);
+  return packedBytes(E, E) + packedBytes(Ekv, kdim) + packedBytes(Ekv, vdim) + packedBytes(E, E) + (d.bias ? (2 * E + 2 * Ekv) * 4 : 0)
+    + projectionFloats(d.linformer ?? null) * 4;
 }
 
 /** Allocates a layer's weight blocks with `alloc` (which owns them: its caller frees them). */
@@ -145,7 +161,10 @@ export function allocResidentWeights(d: AttentionDims, alloc: (bytes: number) =>
   const q = mat(E, E), k = mat(Ekv, kdim), v = mat(Ekv, vdim), o = mat(E, E);
   const inBias = d.bias ? alloc((E + 2 * Ekv) * 4) : 0;
   const outBias = d.bias ? alloc(E * 4) : 0;
-  return { q, k, v, o, inBias, outBias };
+  const lin = d.linformer, kn = lin ? lin.k * lin.maxLength * 4 : 0;
+  const e = lin ? alloc(kn) : 0;
+  const f = lin && !lin.shareKV ? alloc(kn) : e;
+  return { q, k, v, o, inBias, outBias, e, f };
 }
 
 /**
@@ -161,6 +180,8 @@ export function storeWeights(rt: Runtime, fn: string, r: ResidentWeights, w: Che
     rt.heap.f32(r.inBias, w.inBias.length).set(w.inBias);
     rt.heap.f32(r.outBias, w.outBias.length).set(w.outBias);
   }
+  if (w.e) rt.heap.f32(r.e, w.e.length).set(w.e);
+  if (w.f) rt.heap.f32(r.f, w.f.length).set(w.f);
 }
 
 /** The resident weights under PyTorch's state_dict names (after `prefix`), as new tensors. */
@@ -180,7 +201,7 @@ export function stateDictOf(rt: Runtime, d: AttentionDims, r: ResidentWeights, p
   if (d.bias) out[prefix + "in_proj_bias"] = { data: rt.heap.f32(r.inBias, E + 2 * Ekv).slice(), shape: [E + 2 * Ekv] };
   out[prefix + "out_proj.weight"] = { data: o, shape: [E, E] };
   if (d.bias) out[prefix + "out_proj.bias"] = { data: rt.heap.f32(r.outBias, E).slice(), shape: [E] };
-  return out;
+  return d.linformer ? { ...out, ...projectionsStateDict(rt, d.linformer, r.e, r.f, prefix) } : out;
 }
 
 /**
@@ -230,5 +251,5 @@ export function weightsFromStateDict(fn: string, d: AttentionDims, source: unkno
     w.inProjBias = get("in_proj_bias", [E + 2 * Ekv]);
     w.outProjBias = get("out_proj.bias", [E]);
   }
-  return w;
+  return d.linformer ? { ...w, ...projectionsFromStateDict(d.linformer, get) } : w;
 }

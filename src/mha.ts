@@ -23,6 +23,7 @@ import { type AttentionDims, type MultiHeadAttentionConfig, type ScoreConfig, ch
 import {
   type MultiHeadAttentionWeights, type ResidentWeights, allocResidentWeights, checkWeights, initialWeights, residentWeightsBytes, stateDictOf, storeWeights, weightsFromStateDict,
 } from "./mha-weights.js";
+import { projectSequence, projectSequenceBytes } from "./mha-linformer.js";
 import { type PackedMatrix, projectScratchBytes } from "./packed.js";
 import { type Gemm, type Head, attention, attentionBytes, decode, gemms } from "./parallel.js";
 import { FORWARD_KEYS, type MultiHeadAttentionOptions, type MultiHeadAttentionResult, averageHeads } from "./mha-options.js";
@@ -54,7 +55,7 @@ export let internals: {
 
 /**
  * Multi-head attention with PyTorch nn.MultiheadAttention's weights and semantics (batch-first).
- * @throws {TypeError} non-number sizes or softcap, an unknown option, a non-boolean bias or alibi, non-Float32Array alibiSlopes, both alibi and alibiSlopes, a non-object rotary or bad types in it
+ * @throws {TypeError} non-number sizes or softcap, an unknown option, a non-boolean bias or alibi, non-Float32Array alibiSlopes, both alibi and alibiSlopes, a non-object rotary or bad types in it, Linformer's maxLength/shareKV without projectedLength, projectedLength without maxLength or with alibi, rotary or window
  * @throws {RangeError} sizes < 1 or fractional, numHeads not dividing embedDim, numKVHeads not dividing numHeads, a softcap ≤ 0 or non-finite, alibiSlopes not [numHeads] or non-finite, rotary dim odd or > the head width, rotary base ≤ 0, too large for WASM memory
  */
 export class MultiHeadAttention {
@@ -126,8 +127,8 @@ export class MultiHeadAttention {
 
   /**
    * Replaces all weights (copied into WASM memory; the arrays are not kept).
-   * Give either inProjWeight [3E, E] or qProjWeight, kProjWeight and vProjWeight.
-   * @throws {TypeError} a missing or non-Float32Array weight, an unknown name, use after dispose
+   * Give either inProjWeight [3E, E] or qProjWeight, kProjWeight and vProjWeight (and, for Linformer, keyProjection / valueProjection [k, maxLength]).
+   * @throws {TypeError} a missing or non-Float32Array weight, an unknown name, Linformer projections the config does not have, use after dispose
    * @throws {RangeError} a weight of the wrong length
    */
   loadWeights(weights: MultiHeadAttentionWeights): void {
@@ -140,7 +141,7 @@ export class MultiHeadAttention {
 
   /**
    * The weights under PyTorch's state_dict names (`in_proj_weight` or `q_proj_weight`/`k_proj_weight`/
-   * `v_proj_weight`, `in_proj_bias`, `out_proj.weight`, `out_proj.bias`), as new tensors.
+   * `v_proj_weight`, `in_proj_bias`, `out_proj.weight`, `out_proj.bias`; Linformer's `proj_k`/`proj_v` [maxLength, k]), as new tensors.
    */
   stateDict(prefix = ""): Record<string, Tensor> {
     const fn = "MultiHeadAttention.stateDict";
@@ -152,7 +153,7 @@ export class MultiHeadAttention {
 
   /**
    * Loads a PyTorch state_dict: safetensors bytes, or tensors by name. Keys are PyTorch's
-   * (`in_proj_weight`, …, `out_proj.weight`, `out_proj.bias`) after `prefix` (e.g. "encoder.layers.0.self_attn.");
+   * (`in_proj_weight`, …, `out_proj.weight`, `out_proj.bias`; Linformer's `proj_k`/`proj_v` [maxLength, k]) after `prefix` (e.g. "encoder.layers.0.self_attn.");
    * other keys are ignored. Shapes are checked.
    * @throws {TypeError} a missing key, a non-tensor, malformed safetensors
    * @throws {RangeError} a tensor of the wrong shape, malformed safetensors
@@ -177,6 +178,7 @@ export class MultiHeadAttention {
   createCache(options: { batch?: number; maxLength?: number; window?: number; sinkTokens?: number }): KVCache {
     const fn = "MultiHeadAttention.createCache";
     this.#live(fn);
+    if (this.#d.linformer) throw new TypeError(`${fn}: a Linformer layer (config.projectedLength) has no KV cache: its projection mixes all the keys`);
     if (typeof options !== "object" || options === null) throw typeError(fn, "options", "an object { batch, maxLength }", options);
     const { batch, maxLength, window, sinks } = checkCacheOptions(fn, options, this.#scores.slopes !== null);
     const rows = cacheRows(maxLength, window, sinks);
@@ -213,8 +215,8 @@ export class MultiHeadAttention {
   /**
    * Attention over `key`/`value` (cross-attention), or over `query` itself when they are omitted
    * (self-attention). query [B, L, E] or unbatched [L, E]; key [B, S, kdim]; value [B, S, vdim].
-   * @throws {TypeError} non-tensors, non-Float32Array data or out, only one of key/value, a non-boolean flag, masks of other data types, a non-number softcap, an unknown option, a foreign or disposed cache, use after dispose, key/value with a rotary config, positions without one or not an Int32Array
-   * @throws {RangeError} a softcap ≤ 0 or non-finite, out of another length, positions not of length L, wrong widths, ranks or batch/length mismatches, masks that don't fit, cache overflow, too large for WASM memory
+   * @throws {TypeError} non-tensors, non-Float32Array data or out, only one of key/value, a non-boolean flag, masks of other data types, a bad blockSparse, masks/causal/window/blockSparse with Linformer, a non-number softcap, an unknown option, a foreign or disposed cache, use after dispose, key/value with a rotary config, positions without one or not an Int32Array
+   * @throws {RangeError} a softcap ≤ 0 or non-finite, out of another length, a layout of another block grid, a Linformer key length > maxLength, positions not of length L, wrong widths, ranks or batch/length mismatches, masks that don't fit, cache overflow, too large for WASM memory
    */
   forward(query: Tensor, key?: Tensor, value?: Tensor, options?: MultiHeadAttentionOptions): MultiHeadAttentionResult {
     const fn = "MultiHeadAttention.forward";
@@ -283,11 +285,12 @@ export class MultiHeadAttention {
     const { B, L, S } = p;
     const { E, H, Hkv, Dh, Ekv } = this.#d;
     const rt = this.#rt, k = rt.kernels;
-    const Sx = p.cache ? L : p.kv === "projected" ? 0 : S;    // rows of K/V projected in this call
+    const Sx = p.cache ? L : p.kv === "projected" ? 0 : p.sourceKeys;    // rows of K/V projected in this call
+    const lin = this.#d.linformer ? projectSequenceBytes(rt, this.#d.linformer, B, p.sourceKeys, Ekv) : 0;
     const gemmScratch = this.#gemmScratch * (rt.pool?.threads ?? 1);
     const direct = isDirect(p);
-    const attnScratch = S > 0 && L > 0 ? (direct ? 64 * (k.decode_scratch_bytes(S) + 64) : attentionBytes(rt, B * H, B * Hkv, L, S, Dh, Dh)) : 0;
-    return (2 * B * L * E + 2 * B * Sx * Ekv + H + (this.#scores.rotary ? L * this.#scores.rotary.dim : 0)) * 4 + gemmScratch + attnScratch + masksBytes(p.masks, B * H) + 4096;
+    const attnScratch = S > 0 && L > 0 ? (direct ? 64 * (k.decode_scratch_bytes(S) + 64) : attentionBytes(rt, B * H, B * Hkv, L, S, Dh, Dh, p.sparseBlock)) : 0;
+    return (2 * B * L * E + 2 * B * Sx * Ekv + H + (this.#scores.rotary ? L * this.#scores.rotary.dim : 0)) * 4 + gemmScratch + attnScratch + masksBytes(p.masks, B * H) + lin + 4096;
   }
 
   /**
@@ -297,7 +300,7 @@ export class MultiHeadAttention {
    * [B, H, L, S] at pw. Appends to p's cache.
    */
   #run(f: Frame, p: ForwardPlan, px: number, pkx: number, pvx: number, po: number, pw: number): void {
-    const { B, L, S, causal, softcap, cache: cs } = p;
+    const { B, L, S, causal, softcap, cache: cs, sourceKeys: Sx } = p;
     const win = kernelWindow(p.window, L, S);
     const { E, H, Hkv, Dh, Ekv } = this.#d;
     const rt = this.#rt, k = rt.kernels, W = this.#w;
@@ -340,16 +343,22 @@ export class MultiHeadAttention {
       const start = cacheBlock(cs, L, move);
       pk = cs.k + start * Dh * 4; pv = cs.v + start * Dh * 4;
     } else if (p.kv === "projected") {
-      kvB = S * Ekv * 4; kvH = Dh; kvLd = Ekv;
+      kvB = Sx * Ekv * 4; kvH = Dh; kvLd = Ekv;
       pk = pkx; pv = pvx;
       gemms(rt, f, projections);
     } else {
-      kvB = S * Ekv * 4; kvH = Dh; kvLd = Ekv;
-      pk = f.alloc(Math.max(1, B * S * Ekv) * 4);
-      pv = f.alloc(Math.max(1, B * S * Ekv) * 4);
-      if (S > 0) projections.push(proj(pk, pkx, W.k, bk, B * S), proj(pv, pvx, W.v, bv, B * S));
+      kvB = Sx * Ekv * 4; kvH = Dh; kvLd = Ekv;
+      pk = f.alloc(Math.max(1, B * Sx * Ekv) * 4);
+      pv = f.alloc(Math.max(1, B * Sx * Ekv) * 4);
+      if (Sx > 0) projections.push(proj(pk, pkx, W.k, bk, B * Sx), proj(pv, pvx, W.v, bv, B * Sx));
       gemms(rt, f, projections);
       rotate(pk);
+    }
+    const lin = this.#d.linformer;
+    if (lin) {
+      // Linformer: attend over K' = E[:, :Sx]·K and V' = F[:, :Sx]·V, [B, k, Ekv] (mha-linformer.ts)
+      ({ pk, pv } = projectSequence(rt, f, lin, W.e, W.f, B, Sx, Ekv, pk, pv));
+      kvB = S * Ekv * 4;
     }
     // 2. attention per (batch, head), heads addressed in place
     const pc = f.alloc(B * L * E * 4);
@@ -376,7 +385,7 @@ export class MultiHeadAttention {
           });
         }
       }
-      attention(rt, f, heads, L, S, Dh, Dh, scale, causal, softcap, win);
+      attention(rt, f, heads, L, S, Dh, Dh, scale, causal, softcap, win, p.sparseBlock);
     }
     // 3. output projection
     gemms(rt, f, [proj(po, pc, W.o, W.outBias, B * L)]);
