@@ -6,26 +6,15 @@ import { type CacheState, cacheKeys, cacheState, isKVCache, windowMask } from ".
 import { ADDITIVE, DROP_NONZERO, type MaskPlan, causalKind, planMask } from "./masks.js";
 import type { AttentionDims, ScoreConfig } from "./mha-config.js";
 import { checkLinformerForward } from "./mha-linformer.js";
-import { type BlockSparse, checkBlockSparse } from "./sparse-layout.js";
+import { checkBlockSparse } from "./sparse-layout.js";
 import { checkPositions } from "./rotary.js";
 import { checkSoftcap } from "./score-options.js";
-import { type AttentionWindow, checkWindow } from "./window.js";
-import { type Causal, type Mask, checkBool, checkCausal, checkMask, fmtShape, rangeError, typeError } from "./validate.js";
-import type { KVCache } from "./kv-cache.js";
+import { checkWindow } from "./window.js";
+import { checkBool, checkCausal, checkMask, fmtShape, rangeError, typeError } from "./validate.js";
+import type { MultiHeadAttentionOptions } from "./mha-options.js";
 
-/** The options a forward's attention takes (MultiHeadAttentionOptions without `out`). */
-export interface AttentionOptions {
-  keyPaddingMask?: Mask;
-  attnMask?: Mask;
-  causal?: Causal;
-  needWeights?: boolean;
-  averageWeights?: boolean;
-  cache?: KVCache;
-  softcap?: number;
-  positions?: Int32Array;
-  window?: AttentionWindow;
-  blockSparse?: BlockSparse;
-}
+/** The options a forward's attention takes: MultiHeadAttentionOptions without `out`. */
+export type AttentionOptions = Omit<MultiHeadAttentionOptions, "out">;
 
 /** Where K and V come from: projected from the query input, from key/value inputs, or given already projected ([B, S, Ekv] each). */
 export type KVSource = "self" | "inputs" | "projected";
