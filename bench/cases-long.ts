@@ -11,6 +11,10 @@
 //   in the same rounds.
 //   suite "linformer": keyProjection/valueProjection k = 256 at L = S = 4096 (E, F uniform ±1/√S),
 //   against ours full attention in the same rounds.
+// Every case writes into a caller's `out` array made once per impl, as a long-context caller reuses its
+// buffer: the results are 8–128 MiB, and on this VM the first touch of a fresh array's pages costs
+// ~12 µs per 4 KiB page (a fresh 128 MiB Float32Array filled once: ~400 ms, against 7 ms to refill an
+// existing one), which grows faster than L and would swamp what is measured here: the attention.
 // Targets (summary() in bench/index.ts calls longTargets): time linear in L (±15 % of 4× per 4× L),
 // window 256 at 16384 ≥ 20× faster than dense causal; BigBird at 8192 ≥ 5× faster than dense; Linformer k = 256 at 4096 ≥ 8× faster than full.
 import { type BuildName, scaledDotProductAttention, sparseLayout } from "../src/index.js";
@@ -34,7 +38,9 @@ const H = 8, D = 64, WINDOW = 256;
 export const DENSE_IMPL = "wasm-attention dense causal";
 export const DENSE_FULL_IMPL = "wasm-attention dense";
 export const FULL_IMPL = "wasm-attention full attention";
-const windowName = (L: number) => `sdpa f32 B=1 H=${H} L=${L} S=${L} D=${D} causal window ${WINDOW}`;
+const windowName = (L: number) => `sdpa f32 B=1 H=${H} L=${L} S=${L} D=${D} causal window ${WINDOW} into out`;
+/** A runner of `call` into an output array of its own (made once, at setup). */
+const intoOut = (n: number, call: (out: Float32Array) => Float32Array) => () => { const out = new Float32Array(n); return () => call(out); };
 
 export function longCases(c: LongContext): BenchCase[] {
   const cases: BenchCase[] = [];
@@ -45,20 +51,21 @@ export function longCases(c: LongContext): BenchCase[] {
     const q = c.tensor([1, H, L, D], 31), k = c.tensor([1, H, L, D], 32), v = c.tensor([1, H, L, D], 33);
     const opts = { causal: true, window };
     let peakMiB = 0;
-    const impls = c.ours(() => () => scaledDotProductAttention(q, k, v, opts).output.data);
+    const n = H * L * D;
+    const impls = c.ours(intoOut(n, (out) => scaledDotProductAttention(q, k, v, { ...opts, out }).output.data));
     if (L === Ls[Ls.length - 1]) {
       // the longest: one build, with the peak memory beyond inputs and output
-      impls.splice(0, impls.length, ...c.ours(() => () => {
+      impls.splice(0, impls.length, ...c.ours(intoOut(n, (out) => {
         const heap = runtime("bench").heap;
         heap.resetPeak();
         const base = heap.bytesInUse;
-        const out = scaledDotProductAttention(q, k, v, opts).output.data;
+        scaledDotProductAttention(q, k, v, { ...opts, out });
         peakMiB = Math.max(peakMiB, (heap.peakBytesInUse - base - 4 * H * L * D * 4) / 2 ** 20);
         return out;
-      }).slice(0, 1));
+      })).slice(0, 1));
     }
     if (L === denseAt) {
-      const dense = c.ours(() => () => scaledDotProductAttention(q, k, v, { causal: true }).output.data)[0];
+      const dense = c.ours(intoOut(n, (out) => scaledDotProductAttention(q, k, v, { causal: true, out }).output.data))[0];
       impls.push({ ...dense, name: DENSE_IMPL, reference: () => referenceSdpa(q, k, v, { causal: true }) });
     }
     const r = c.referee(() => referenceSdpa(q, k, v, { causal: true, window }));
@@ -80,12 +87,13 @@ export function longCases(c: LongContext): BenchCase[] {
     const C = layout.shape[1];
     const kept = layout.data.reduce((a, x) => a + x, 0);
     const visible = (i: number, j: number) => layout.data[Math.floor(i / b) * C + Math.floor(j / b)] !== 0;
-    const impls = c.ours(() => () => scaledDotProductAttention(q, k, v, opts).output.data).slice(0, 1);
-    const dense = c.ours(() => () => scaledDotProductAttention(q, k, v).output.data)[0];
+    const n = H * L * D;
+    const impls = c.ours(intoOut(n, (out) => scaledDotProductAttention(q, k, v, { ...opts, out }).output.data)).slice(0, 1);
+    const dense = c.ours(intoOut(n, (out) => scaledDotProductAttention(q, k, v, { out }).output.data))[0];
     impls.push({ ...dense, name: DENSE_FULL_IMPL, reference: () => referenceSdpa(q, k, v, { causal: false }) });
     const r = c.referee(() => referenceSdpa(q, k, v, { causal: false, visible }));
     cases.push({
-      suite: "block-sparse", name: `sdpa f32 B=1 H=${H} L=${L} S=${L} D=${D} BigBird-like (b=${b}: window 1, 2 global, 3 random; ${(100 * kept / layout.data.length).toFixed(1)} % of blocks)`,
+      suite: "block-sparse", name: `sdpa f32 B=1 H=${H} L=${L} S=${L} D=${D} BigBird-like (b=${b}: window 1, 2 global, 3 random; ${(100 * kept / layout.data.length).toFixed(1)} % of blocks) into out`,
       flops: 2 * H * kept * b * b * (D + D),
       ...r, tolerances: { ...r.tolerances, [DENSE_FULL_IMPL]: c.tolOurs },
       impls,
@@ -99,12 +107,13 @@ export function longCases(c: LongContext): BenchCase[] {
     const P = c.tensor([kp, L], 40), F = c.tensor([kp, L], 41);
     for (const t of [P, F]) for (let i = 0; i < t.data.length; i++) t.data[i] *= scaleP;
     const opts = { keyProjection: P, valueProjection: F };
-    const impls = c.ours(() => () => scaledDotProductAttention(q, k, v, opts).output.data).slice(0, 1);
-    const full = c.ours(() => () => scaledDotProductAttention(q, k, v).output.data)[0];
+    const n = H * L * D;
+    const impls = c.ours(intoOut(n, (out) => scaledDotProductAttention(q, k, v, { ...opts, out }).output.data)).slice(0, 1);
+    const full = c.ours(intoOut(n, (out) => scaledDotProductAttention(q, k, v, { out }).output.data))[0];
     impls.push({ ...full, name: FULL_IMPL, reference: () => referenceSdpa(q, k, v, { causal: false }) });
     const r = c.referee(() => referenceSdpa({ data: q.data, shape: q.shape }, projectRef(P, k, H, L, D), projectRef(F, v, H, L, D), { causal: false }));
     cases.push({
-      suite: "linformer", name: `sdpa f32 B=1 H=${H} L=${L} S=${L} D=${D} Linformer k=${kp}`,
+      suite: "linformer", name: `sdpa f32 B=1 H=${H} L=${L} S=${L} D=${D} Linformer k=${kp} into out`,
       flops: 2 * H * kp * L * (D + D) + 2 * H * L * kp * (D + D),   // the projections + attention over k keys
       ...r, tolerances: { ...r.tolerances, [FULL_IMPL]: c.tolOurs },
       impls,
