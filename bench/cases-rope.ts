@@ -1,7 +1,8 @@
 // Bench cases of issue 19 (modern decoders), imported by bench/index.ts:
 //   - a decode step of a LLaMA-7B-sized attention (E = 4096, H = 32, Hkv = 8, head 128), 1 token over
 //     P = 1024 resident cached positions, with RoPE ("wasm-attention") and without it ("wasm-attention
-//     no RoPE", checked against its own reference) in the same interleaved rounds: target ≤ 1.05×;
+//     no RoPE", checked against its own reference) in the same interleaved rounds, reported; the target
+//     (≤ 1.05×) is measured in extra with the two built in turn in the same memory (see there);
 //     beside onnxruntime-web's com.microsoft GroupQueryAttention with do_rotary (handed the past K/V,
 //     rotated, as its inputs; its cos/sin caches from the same float64 angles);
 //   - a rolling cache (window 1024 + 4 sinks, RoPE, E = 256, H = 4, Hkv = 2): the step time after 4k,
@@ -12,7 +13,7 @@ import { type BuildName, MultiHeadAttention, initSync } from "../src/index.js";
 import { mulberry32 } from "../src/random.js";
 import { refAttention, refLinear, refMha } from "../test/reference.js";
 import { refRotary } from "../test/reference-rotary.js";
-import type { BenchCase, BenchResult, Impl, Runner, Target } from "./harness.js";
+import { type BenchCase, type BenchResult, type Impl, type Runner, type Target, median } from "./harness.js";
 import { Graph, INT32 } from "./peers/onnx.js";
 import type { Tensor } from "./peers/types.js";
 import type { Reference } from "./reference.js";
@@ -102,15 +103,13 @@ export async function ropeCases(ctx: RopeBenchContext): Promise<BenchCase[]> {
         teardown: () => { m?.dispose(); m = null; },
       };
     };
-    // The simd build's runners with and without RoPE, kept for the paired measurement in extra.
-    const runs: { rope?: Runner; plain?: Runner } = {};
-    const withRope = ctx.ours((b) => { const r = layer(true).setup(); if (b === "simd") runs.rope = r; return r; });
+    const withRope = ctx.ours(() => layer(true).setup());
     const plain = layer(false);
     const impls: Impl[] = [
       ...withRope,
       {
         name: "wasm-attention no RoPE",
-        setup: async () => { initSync({ build: "simd" }); const run = runs.plain = plain.setup(); return () => { initSync({ build: "simd" }); return run(); }; },
+        setup: async () => { initSync({ build: "simd" }); const run = plain.setup(); return () => { initSync({ build: "simd" }); return run(); }; },
         teardown: plain.teardown,
         reference: () => reference(false),
       },
@@ -120,19 +119,27 @@ export async function ropeCases(ctx: RopeBenchContext): Promise<BenchCase[]> {
       suite: "rope", name: `decode f32 1 token, cache P=${P} resident, E=${E} H=${H} Hkv=${Hkv}, RoPE`,
       flops: 2 * (2 * E * E + 2 * E * Ekv) + 4 * H * S * Dh, ...ctx.referee(() => reference(true)), impls,
       extra: (): Record<string, number> => {
-        // Paired: steps with and without RoPE alternating one by one (a loaded host slows both alike),
-        // the median of the per-pair time ratios.
-        if (!runs.rope || !runs.plain) return {};
+        // Paired, with the memory held in place: an instance with RoPE and one without, built in turn
+        // (each disposed before the next is built, so each lands in the blocks the last one freed), the
+        // median step of each, and the median over rounds of the per-round RoPE/no-RoPE ratio. Two
+        // instances alive side by side differ by up to ±9 % on this VM with identical configs (their
+        // 168 MB of weights in other pages), more than the 5 % this measures.
         initSync({ build: "simd" });
+        const rounds = ctx.quick ? 2 : 6, steps = ctx.quick ? 4 : 20;
         const ratios: number[] = [];
-        for (let i = 0; i < (ctx.quick ? 6 : 40); i++) {
-          const order = i % 2 === 0 ? [runs.rope, runs.plain] : [runs.plain, runs.rope];
+        const stepMs = (rope: boolean): number => {
+          const l = layer(rope), run = l.setup();
           const t: number[] = [];
-          for (const run of order) { const t0 = performance.now(); run(); t.push(performance.now() - t0); }
-          ratios.push(i % 2 === 0 ? t[0] / t[1] : t[1] / t[0]);
+          for (let i = 0; i < steps + 3; i++) { const t0 = performance.now(); run(); t.push(performance.now() - t0); }
+          l.teardown();
+          return median(t.slice(3));
+        };
+        for (let r = 0; r < rounds; r++) {
+          const first = r % 2 === 0;   // alternate which goes first
+          const a = stepMs(first), b = stepMs(!first);
+          ratios.push(first ? a / b : b / a);
         }
-        ratios.sort((a, b) => a - b);
-        return { "paired RoPE/no-RoPE time, median": Number(ratios[ratios.length >> 1].toFixed(4)) };
+        return { "paired RoPE/no-RoPE time, median": Number(median(ratios).toFixed(4)) };
       },
     });
   }
@@ -239,7 +246,7 @@ export function ropeSummary(rs: BenchResult[]): Target[] {
   if (dec) {
     const a = med(dec, "wasm-attention"), b = med(dec, "wasm-attention no RoPE");
     const paired = dec.extra?.["paired RoPE/no-RoPE time, median"];
-    if (typeof paired === "number") row(`${dec.name}: ≤ 1.05× the step without RoPE (steps alternating one by one, median ratio)`, `${paired.toFixed(3)}×`, paired <= 1.05);
+    if (typeof paired === "number") row(`${dec.name}: ≤ 1.05× the step without RoPE (instances built in turn in the same memory, median of per-round ratios)`, `${paired.toFixed(3)}×`, paired <= 1.05);
     if (a !== undefined && b !== undefined) row(`${dec.name}: vs the step without RoPE, medians of interleaved rounds: reported`, `${(a / b).toFixed(3)}× (${a.toFixed(3)} vs ${b.toFixed(3)} ms)`, undefined);
     const o = dec.impls.find((i) => i.name === "onnxruntime-web GQA+rotary");
     if (o?.status === "ok" && a !== undefined) row(`${dec.name}: vs onnxruntime-web GroupQueryAttention with do_rotary (past K/V handed in): reported, not a target`, `${(a / o.stats!.medianMs).toFixed(2)}× its time (${o.stats!.medianMs.toFixed(3)} ms)`, undefined);
